@@ -1,0 +1,236 @@
+/* bench/margin: how fast is a full revaluation of a large book?
+ *
+ * Builds a demo book (xcr_demo_book) of N accounts, then times
+ * xcr_margin_all over it: first single-threaded (the baseline, measured in
+ * the same run so the comparison is on the same machine, book and memory
+ * layout), then with the requested number of threads.  Every measurement
+ * prints one line to stdout; see bench/README.md for the fields.
+ *
+ * Usage: margin [--accounts N] [--positions P] [--threads T] [--reps R]
+ *               [--seed S]
+ */
+#include "xcr.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Peak resident set size in MiB (Linux reports ru_maxrss in KiB). */
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: margin [--accounts N] [--positions P] [--threads T] "
+               "[--reps R] [--seed S]\n"
+               "  --accounts N   accounts in the demo book (default "
+               "1000000)\n"
+               "  --positions P  mean positions per account (default 8)\n"
+               "  --threads T    threads for the timed run; 0 = all cores "
+               "(default 0)\n"
+               "  --reps R       repetitions per measurement (default 5)\n"
+               "  --seed S       demo book seed (default 1)\n");
+}
+
+/* Parse a non-negative integer option value; exits with status 2 on junk. */
+static unsigned long long parse_uint(const char *opt, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+    if (!v || *v == '\0' || *v == '-' || *end != '\0' || errno) {
+        fprintf(stderr, "margin: %s needs a non-negative integer (got %s)\n",
+                opt, v ? v : "nothing");
+        usage(stderr);
+        exit(2);
+    }
+    return x;
+}
+
+typedef struct timing {
+    double best, median;
+} timing;
+
+/* Time `reps` runs of xcr_margin_all; returns 0 on success. */
+static int time_margin(const xcr_market *m, int threads, int reps,
+                       xcr_account_result *out, timing *t)
+{
+    double *dt = malloc((size_t)reps * sizeof *dt);
+    if (!dt)
+        return -1;
+    for (int k = 0; k < reps; k++) {
+        xcr_error err = {0};
+        double t0 = now_s();
+        xcr_status s = xcr_margin_all(m, threads, out, &err);
+        dt[k] = now_s() - t0;
+        if (s != XCR_OK) {
+            fprintf(stderr, "margin: xcr_margin_all failed: %s\n", err.msg);
+            free(dt);
+            return -1;
+        }
+    }
+    qsort(dt, (size_t)reps, sizeof *dt, cmp_double);
+    t->best = dt[0];
+    t->median = reps % 2 ? dt[reps / 2]
+                         : 0.5 * (dt[reps / 2 - 1] + dt[reps / 2]);
+    free(dt);
+    return 0;
+}
+
+/* Bitwise equality of two results, field by field (not memcmp of the
+ * structs: their padding is not part of the result). */
+static int same_result(const xcr_account_result *a,
+                       const xcr_account_result *b)
+{
+    const double x[7] = {a->equity, a->collateral, a->initial_margin,
+                         a->maintenance_margin, a->health, a->health_factor,
+                         a->borrow_capacity};
+    const double y[7] = {b->equity, b->collateral, b->initial_margin,
+                         b->maintenance_margin, b->health, b->health_factor,
+                         b->borrow_capacity};
+    return memcmp(x, y, sizeof x) == 0 && a->status == b->status;
+}
+
+static void print_timing(const char *label, int threads, int reps,
+                         size_t accounts, size_t positions, const timing *t)
+{
+    printf("%s: threads=%d reps=%d best_s=%.6f median_s=%.6f "
+           "positions_per_s=%.4g accounts_per_s=%.4g\n",
+           label, threads, reps, t->best, t->median,
+           (double)positions / t->best, (double)accounts / t->best);
+}
+
+int main(int argc, char **argv)
+{
+    size_t accounts = 1000000;
+    double positions = 8;
+    long threads = 0;
+    int reps = 5;
+    unsigned long long seed = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--accounts") == 0) {
+            accounts = (size_t)parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--positions") == 0) {
+            char *end;
+            positions = v ? strtod(v, &end) : -1;
+            if (!v || *end != '\0' || !(positions > 0)) {
+                fprintf(stderr, "margin: --positions needs a number > 0\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--threads") == 0) {
+            unsigned long long t = parse_uint(a, v);
+            threads = t > 4096 ? 4097 : (long)t;
+            i++;
+        } else if (strcmp(a, "--reps") == 0) {
+            unsigned long long r = parse_uint(a, v);
+            reps = r > 100000 ? 100001 : (int)r;
+            i++;
+        } else if (strcmp(a, "--seed") == 0) {
+            seed = parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "margin: unknown argument %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (accounts == 0 || reps <= 0 || reps > 100000 || threads > 4096) {
+        fprintf(stderr, "margin: --accounts must be > 0, --reps in "
+                        "1..100000 and --threads at most 4096\n");
+        return 2;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1)
+        cores = 1;
+    int nthreads = threads > 0 ? (int)threads : (int)cores;
+
+    /* 1. build */
+    xcr_demo_opts o = {accounts, seed ? seed : 1, positions};
+    xcr_book *b = NULL;
+    xcr_error err = {0};
+    double t0 = now_s();
+    if (xcr_demo_book(&o, NULL, &b, &err) != XCR_OK) {
+        fprintf(stderr, "margin: demo book failed: %s\n", err.msg);
+        return 1;
+    }
+    double build_s = now_s() - t0;
+    size_t n = xcr_book_account_count(b);
+    size_t npos = xcr_book_position_count(b);
+    printf("build: accounts=%zu positions=%zu instruments=%zu seed=%llu "
+           "time_s=%.3f accounts_per_s=%.4g\n",
+           n, npos, xcr_book_instrument_count(b),
+           (unsigned long long)o.seed, build_s, (double)n / build_s);
+
+    xcr_market *m = NULL;
+    xcr_account_result *base = malloc((n ? n : 1) * sizeof *base);
+    xcr_account_result *res = malloc((n ? n : 1) * sizeof *res);
+    if (!base || !res || xcr_market_new(b, &m) != XCR_OK) {
+        fprintf(stderr, "margin: out of memory\n");
+        return 1;
+    }
+
+    /* 2. baseline: one thread */
+    timing t1, tn;
+    if (time_margin(m, 1, reps, base, &t1) != 0)
+        return 1;
+    print_timing("margin_1thread", 1, reps, n, npos, &t1);
+
+    /* 3. the requested thread count */
+    if (time_margin(m, nthreads, reps, res, &tn) != 0)
+        return 1;
+    print_timing("margin_threads", nthreads, reps, n, npos, &tn);
+    /* The engine promises bit-identical results for any thread count. */
+    int identical = 1;
+    for (size_t i = 0; i < n && identical; i++)
+        identical = same_result(&base[i], &res[i]);
+    printf("speedup: threads=%d vs_1thread_best=%.2fx "
+           "vs_1thread_median=%.2fx cores=%ld identical=%s\n",
+           nthreads, t1.best / tn.best, t1.median / tn.median, cores,
+           identical ? "yes" : "NO");
+
+    size_t st[4] = {0};
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned)res[i].status < 4)
+            st[res[i].status]++;
+    printf("status: healthy=%zu margin_call=%zu liquidatable=%zu "
+           "bankrupt=%zu\n",
+           st[XCR_HEALTHY], st[XCR_MARGIN_CALL], st[XCR_LIQUIDATABLE],
+           st[XCR_BANKRUPT]);
+    double rss = peak_rss_mib();
+    printf("memory: peak_rss_mib=%.1f peak_rss_bytes_per_position=%.1f\n",
+           rss, npos ? rss * 1048576.0 / (double)npos : 0.0);
+
+    xcr_market_free(m);
+    xcr_book_free(b);
+    free(base);
+    free(res);
+    return identical ? 0 : 1;
+}

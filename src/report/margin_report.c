@@ -1,0 +1,436 @@
+/* The `xcr margin` report: spec §2 JSON, a wide CSV table, or an aligned text
+ * table.  Accounts are processed in chunks: each chunk is evaluated (margin,
+ * liquidation prices, shocks) on worker threads, then written in account
+ * order, so memory stays bounded and output never depends on thread count. */
+#include "../margin/margin.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 8192
+
+typedef struct acct_out {
+    xcr_account_result r;
+    double shock_down, shock_up;
+    size_t liq_off, n_liq; /* into chunk liq array */
+} acct_out;
+
+typedef struct chunk {
+    const xcr_market *m;
+    size_t first, count;     /* account range                             */
+    const size_t *index;     /* or explicit list (one account)            */
+    acct_out *acc;
+    xcr_liq_price *liq;      /* count × n_assets slots                    */
+    int liquidation;
+    size_t n_assets;
+} chunk;
+
+typedef struct work {
+    chunk *c;
+    size_t lo, hi;
+    xcr_status status;
+    size_t bad;
+} work;
+
+static size_t acct_at(const chunk *c, size_t k)
+{
+    return c->index ? c->index[k] : c->first + k;
+}
+
+static bool finite_result(const xcr_book *b, size_t i,
+                          const xcr_account_result *r)
+{
+    return isfinite(r->equity) && isfinite(r->collateral) &&
+           isfinite(r->maintenance_margin) &&
+           (isfinite(r->initial_margin) ||
+            (b->acct_mode[i] == XCR_MODE_LENDING &&
+             r->initial_margin == INFINITY));
+}
+
+static void *run_work(void *arg)
+{
+    work *w = arg;
+    chunk *c = w->c;
+    const xcr_book *b = c->m->book;
+    xcr__ws ws;
+    if (xcr__ws_init(&ws, b) != XCR_OK) {
+        w->status = XCR_ENOMEM;
+        return NULL;
+    }
+    size_t *exp = malloc((c->n_assets + 1) * sizeof *exp);
+    if (!exp) {
+        xcr__ws_free(&ws, b);
+        w->status = XCR_ENOMEM;
+        return NULL;
+    }
+    w->status = XCR_OK;
+    for (size_t k = w->lo; k < w->hi; k++) {
+        size_t i = acct_at(c, k);
+        acct_out *o = &c->acc[k];
+        xcr__eval_account(c->m, NULL, i, &ws, &o->r, NULL, NULL);
+        if (!finite_result(b, i, &o->r)) {
+            w->status = XCR_ERANGE;
+            w->bad = i;
+            break;
+        }
+        o->liq_off = k * c->n_assets;
+        o->n_liq = 0;
+        o->shock_down = o->shock_up = NAN;
+        if (!c->liquidation)
+            continue;
+        size_t n = xcr_account_exposed_assets(b, i, exp, c->n_assets);
+        for (size_t j = 0; j < n; j++)
+            xcr__liq_price_ws(c->m, i, exp[j], &ws, &c->liq[o->liq_off + j]);
+        o->n_liq = n;
+        if (n)
+            xcr__liq_shock_ws(c->m, i, &ws, &o->shock_down, &o->shock_up);
+    }
+    free(exp);
+    xcr__ws_free(&ws, b);
+    return NULL;
+}
+
+static xcr_status run_chunk(chunk *c, int threads, xcr_error *err)
+{
+    int nt = xcr__thread_count(threads, c->count * 64);
+    work w[256];
+    pthread_t tid[256];
+    bool started[256] = {false};
+    for (int t = 0; t < nt; t++) {
+        w[t] = (work){c, c->count * (size_t)t / (size_t)nt,
+                      c->count * (size_t)(t + 1) / (size_t)nt, XCR_OK, 0};
+        if (t > 0)
+            started[t] = pthread_create(&tid[t], NULL, run_work, &w[t]) == 0;
+    }
+    run_work(&w[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            run_work(&w[t]);
+    }
+    for (int t = 0; t < nt; t++) {
+        if (w[t].status == XCR_ENOMEM)
+            return xcr__fail(err, XCR_ENOMEM, "out of memory");
+        if (w[t].status == XCR_ERANGE)
+            return xcr__fail(err, XCR_ERANGE,
+                             "account \"%s\": margin is not a finite number "
+                             "(sizes, balances or prices too large)",
+                             c->m->book->acct_id[w[t].bad]);
+    }
+    return XCR_OK;
+}
+
+/* MARK: number printing ------------------------------------------------------------ */
+
+static void put_num(FILE *f, double v)
+{
+    char buf[40];
+    if (!isfinite(v)) {
+        fputs("null", f);
+        return;
+    }
+    xcr__fmt_double(v, buf, sizeof buf);
+    fputs(buf, f);
+}
+
+static void put_csv_num(FILE *f, double v)
+{
+    char buf[40];
+    if (!isfinite(v))
+        return; /* empty cell */
+    xcr__fmt_double(v, buf, sizeof buf);
+    fputs(buf, f);
+}
+
+/* Thousands-grouped fixed-point text for the table. */
+static void fmt_money(double v, char *buf, size_t n)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, n, "%s", v > 0 ? "inf" : isnan(v) ? "-" : "-inf");
+        return;
+    }
+    char raw[64];
+    snprintf(raw, sizeof raw, "%.2f", fabs(v));
+    char *dot = strchr(raw, '.');
+    size_t ilen = dot ? (size_t)(dot - raw) : strlen(raw);
+    size_t o = 0;
+    if (v < 0 && o + 1 < n)
+        buf[o++] = '-';
+    for (size_t i = 0; i < ilen && o + 2 < n; i++) {
+        buf[o++] = raw[i];
+        size_t left = ilen - i - 1;
+        if (left && left % 3 == 0)
+            buf[o++] = ',';
+    }
+    for (const char *p = dot; p && *p && o + 1 < n; p++)
+        buf[o++] = *p;
+    buf[o] = '\0';
+}
+
+/* MARK: writers ---------------------------------------------------------------------- */
+
+typedef struct totals {
+    size_t n, by_status[4];
+    double equity, collateral, mm;
+} totals;
+
+static void write_json_account(FILE *f, const xcr_market *m, size_t i,
+                               const acct_out *o, const xcr_liq_price *liq,
+                               bool first)
+{
+    const xcr_book *b = m->book;
+    const xcr_account_result *r = &o->r;
+    fputs(first ? "\n  {\"id\": \"" : ",\n  {\"id\": \"", f);
+    fputs(b->acct_id[i], f);
+    fprintf(f, "\", \"mode\": \"%s\", \"equity\": ",
+            xcr_mode_name(b->acct_mode[i]));
+    put_num(f, r->equity);
+    fputs(", \"collateral\": ", f);
+    put_num(f, r->collateral);
+    fputs(", \"initial_margin\": ", f);
+    put_num(f, r->initial_margin);
+    fputs(", \"maintenance_margin\": ", f);
+    put_num(f, r->maintenance_margin);
+    fputs(", \"health\": ", f);
+    put_num(f, r->health);
+    fputs(", \"health_factor\": ", f);
+    put_num(f, r->health_factor);
+    if (b->acct_mode[i] == XCR_MODE_LENDING) {
+        fputs(", \"borrow_capacity\": ", f);
+        put_num(f, r->borrow_capacity);
+    }
+    fprintf(f, ", \"status\": \"%s\"", xcr_acct_status_name(r->status));
+    if (b->acct_entity[i])
+        fprintf(f, ", \"entity\": \"%s\"", b->acct_entity[i]);
+    fputs(",\n   \"liquidation_prices\": {", f);
+    for (size_t j = 0; j < o->n_liq; j++) {
+        const xcr_liq_price *l = &liq[o->liq_off + j];
+        fprintf(f, "%s\"%s\": {\"down\": ", j ? ", " : "",
+                b->assets[l->asset].symbol);
+        put_num(f, l->down);
+        fputs(", \"up\": ", f);
+        put_num(f, l->up);
+        fputs("}", f);
+    }
+    fputs("}, \"liquidation_shock\": {\"down\": ", f);
+    put_num(f, o->shock_down);
+    fputs(", \"up\": ", f);
+    put_num(f, o->shock_up);
+    fputs("},\n   \"positions\": [", f);
+    size_t np = b->pos_off[i + 1] - b->pos_off[i];
+    if (np) {
+        xcr_position_result pr[64];
+        xcr_position_result *pp = np <= 64 ? pr : malloc(np * sizeof *pp);
+        xcr_account_result tmp;
+        if (pp && xcr_margin_account(m, i, &tmp, pp, NULL) == XCR_OK) {
+            for (size_t k = 0; k < np; k++) {
+                uint32_t p = b->pos_off[i] + (uint32_t)k;
+                fprintf(f, "%s{\"instrument\": \"%s\", \"size\": ",
+                        k ? ", " : "", b->insts[b->pos_inst[p]].id);
+                put_num(f, b->pos_size[p]);
+                fputs(", \"notional\": ", f);
+                put_num(f, pp[k].notional);
+                fputs(", \"upnl\": ", f);
+                put_num(f, pp[k].upnl);
+                fputs(", \"initial_margin\": ", f);
+                put_num(f, pp[k].initial_margin);
+                fputs(", \"maintenance_margin\": ", f);
+                put_num(f, pp[k].maintenance_margin);
+                fprintf(f, ", \"bracket\": %d", pp[k].bracket + 1);
+                if (b->acct_mode[i] == XCR_MODE_ISOLATED) {
+                    fputs(", \"isolated_margin\": ", f);
+                    put_num(f, b->pos_iso[p]);
+                    fprintf(f, ", \"status\": \"%s\"",
+                            xcr_acct_status_name(pp[k].status));
+                }
+                fputs("}", f);
+            }
+        }
+        if (pp != pr)
+            free(pp);
+    }
+    fputs("]}", f);
+}
+
+static void write_csv_header(FILE *f, const xcr_book *b, int liquidation)
+{
+    fputs("id,mode,status,equity,collateral,initial_margin,"
+          "maintenance_margin,health,health_factor",
+          f);
+    if (liquidation) {
+        fputs(",liquidation_shock_down,liquidation_shock_up", f);
+        for (size_t a = 0; a < b->n_assets; a++)
+            if (!b->assets[a].stable)
+                fprintf(f, ",liq_down_%s,liq_up_%s", b->assets[a].symbol,
+                        b->assets[a].symbol);
+    }
+    fputc('\n', f);
+}
+
+static void write_csv_account(FILE *f, const xcr_book *b, size_t i,
+                              const acct_out *o, const xcr_liq_price *liq,
+                              int liquidation)
+{
+    const xcr_account_result *r = &o->r;
+    /* ids are from a CSV-safe character set: no quoting needed */
+    fprintf(f, "%s,%s,%s,", b->acct_id[i], xcr_mode_name(b->acct_mode[i]),
+            xcr_acct_status_name(r->status));
+    const double v[] = {r->equity, r->collateral, r->initial_margin,
+                        r->maintenance_margin, r->health, r->health_factor};
+    for (size_t k = 0; k < 6; k++) {
+        if (k)
+            fputc(',', f);
+        put_csv_num(f, v[k]);
+    }
+    if (liquidation) {
+        fputc(',', f);
+        put_csv_num(f, o->shock_down);
+        fputc(',', f);
+        put_csv_num(f, o->shock_up);
+        for (size_t a = 0; a < b->n_assets; a++) {
+            if (b->assets[a].stable)
+                continue;
+            const xcr_liq_price *hit = NULL;
+            for (size_t j = 0; j < o->n_liq; j++)
+                if (liq[o->liq_off + j].asset == a)
+                    hit = &liq[o->liq_off + j];
+            fputc(',', f);
+            if (hit)
+                put_csv_num(f, hit->down);
+            fputc(',', f);
+            if (hit)
+                put_csv_num(f, hit->up);
+        }
+    }
+    fputc('\n', f);
+}
+
+static void write_table_header(FILE *f)
+{
+    fprintf(f, "%-16s %-9s %-12s %18s %18s %16s %16s %9s %10s\n", "account",
+            "mode", "status", "equity", "collateral", "maint.margin",
+            "init.margin", "health", "liq.shock");
+}
+
+static void write_table_account(FILE *f, const xcr_book *b, size_t i,
+                                const acct_out *o)
+{
+    char eq[40], co[40], mm[40], im[40], h[24], sh[24];
+    fmt_money(o->r.equity, eq, sizeof eq);
+    fmt_money(o->r.collateral, co, sizeof co);
+    fmt_money(o->r.maintenance_margin, mm, sizeof mm);
+    fmt_money(o->r.initial_margin, im, sizeof im);
+    if (isfinite(o->r.health))
+        snprintf(h, sizeof h, "%.3f", o->r.health);
+    else
+        snprintf(h, sizeof h, "%s", o->r.health > 0 ? "inf" : "-inf");
+    if (isfinite(o->shock_down))
+        snprintf(sh, sizeof sh, "%+.1f%%", 100 * o->shock_down);
+    else
+        snprintf(sh, sizeof sh, "-");
+    fprintf(f, "%-16.64s %-9s %-12s %18s %18s %16s %16s %9s %10s\n",
+            b->acct_id[i], xcr_mode_name(b->acct_mode[i]),
+            xcr_acct_status_name(o->r.status), eq, co, mm, im, h, sh);
+}
+
+xcr_status xcr_margin_report(const xcr_market *m,
+                             const xcr_margin_report_opts *o, FILE *out,
+                             xcr_error *err)
+{
+    if (!m || !o || !out)
+        return xcr__fail(err, XCR_EINVAL, "market, options and output are "
+                                          "required");
+    const xcr_book *b = m->book;
+    size_t single = 0;
+    size_t total = b->n_accts;
+    if (o->account >= 0) {
+        if ((size_t)o->account >= b->n_accts)
+            return xcr__fail(err, XCR_ENOTFOUND,
+                             "account index %ld out of range", o->account);
+        single = (size_t)o->account;
+        total = 1;
+    }
+    size_t na = b->n_assets ? b->n_assets : 1;
+    size_t cap = total < CHUNK ? (total ? total : 1) : CHUNK;
+    chunk c = {m, 0, 0, o->account >= 0 ? &single : NULL, NULL, NULL,
+               o->liquidation, na};
+    c.acc = malloc(cap * sizeof *c.acc);
+    c.liq = o->liquidation ? malloc(cap * na * sizeof *c.liq) : NULL;
+    if (!c.acc || (o->liquidation && !c.liq)) {
+        free(c.acc);
+        free(c.liq);
+        return xcr__fail(err, XCR_ENOMEM, "out of memory");
+    }
+    totals t = {0};
+    if (o->format == XCR_OUT_JSON) {
+        fputs("{\"as_of\": ", out);
+        if (b->has_as_of)
+            fprintf(out, "\"%s\"", b->as_of_str);
+        else
+            fputs("null", out);
+        fputs(", \"accounts\": [", out);
+    } else if (o->format == XCR_OUT_CSV) {
+        write_csv_header(out, b, o->liquidation);
+    } else {
+        write_table_header(out);
+    }
+    xcr_status s = XCR_OK;
+    for (size_t start = 0; start < total && s == XCR_OK; start += cap) {
+        c.first = start;
+        c.count = total - start < cap ? total - start : cap;
+        s = run_chunk(&c, o->threads, err);
+        if (s != XCR_OK)
+            break;
+        for (size_t k = 0; k < c.count; k++) {
+            size_t i = acct_at(&c, k);
+            const acct_out *ao = &c.acc[k];
+            t.n++;
+            t.by_status[ao->r.status]++;
+            t.equity += ao->r.equity;
+            t.collateral += ao->r.collateral;
+            t.mm += ao->r.maintenance_margin;
+            if (o->format == XCR_OUT_JSON)
+                write_json_account(out, m, i, ao, c.liq, start + k == 0);
+            else if (o->format == XCR_OUT_CSV)
+                write_csv_account(out, b, i, ao, c.liq, o->liquidation);
+            else
+                write_table_account(out, b, i, ao);
+        }
+        if (o->progress)
+            o->progress(o->progress_ctx, start + c.count, total);
+    }
+    free(c.acc);
+    free(c.liq);
+    if (s != XCR_OK)
+        return s;
+    if (o->format == XCR_OUT_JSON) {
+        fprintf(out,
+                "\n ],\n \"summary\": {\"accounts\": %zu, \"healthy\": %zu, "
+                "\"margin_call\": %zu, \"liquidatable\": %zu, \"bankrupt\": "
+                "%zu, \"equity\": ",
+                t.n, t.by_status[0], t.by_status[1], t.by_status[2],
+                t.by_status[3]);
+        put_num(out, t.equity);
+        fputs(", \"collateral\": ", out);
+        put_num(out, t.collateral);
+        fputs(", \"maintenance_margin\": ", out);
+        put_num(out, t.mm);
+        fputs("}}\n", out);
+    } else if (o->format == XCR_OUT_TABLE) {
+        char eq[40], co[40], mm[40];
+        fmt_money(t.equity, eq, sizeof eq);
+        fmt_money(t.collateral, co, sizeof co);
+        fmt_money(t.mm, mm, sizeof mm);
+        fprintf(out,
+                "\n%zu accounts: %zu healthy, %zu margin_call, %zu "
+                "liquidatable, %zu bankrupt\nequity %s  collateral %s  "
+                "maintenance margin %s (USD)\n",
+                t.n, t.by_status[0], t.by_status[1], t.by_status[2],
+                t.by_status[3], eq, co, mm);
+    }
+    if (ferror(out))
+        return xcr__fail(err, XCR_EIO, "error writing the report");
+    return XCR_OK;
+}
