@@ -320,6 +320,18 @@ XCR_API void xcr_market_free(xcr_market *m);
 XCR_API xcr_status xcr_market_set_price(xcr_market *m, size_t asset,
                                         double price, xcr_error *err);
 XCR_API double xcr_market_price(const xcr_market *m, size_t asset);
+/** Set every asset's price at once (`prices` has xcr_book_asset_count()
+ *  entries, each finite and > 0); instrument marks and option values are
+ *  recomputed once. */
+XCR_API xcr_status xcr_market_set_prices(xcr_market *m, const double *prices,
+                                         xcr_error *err);
+/** Shift the implied volatility of every option on `asset` by `shift`
+ *  (absolute vol points: +0.3 turns iv 0.6 into 0.9; floored at 0).  The
+ *  shift replaces any earlier shift of that asset. */
+XCR_API xcr_status xcr_market_set_vol_shift(xcr_market *m, size_t asset,
+                                            double shift, xcr_error *err);
+/** Back to the book's own prices and vols. */
+XCR_API void xcr_market_reset(xcr_market *m);
 
 /** Evaluate every account.  `out` has xcr_book_account_count() entries and
  *  is owned by the caller.  threads <= 0 picks the core count; results are

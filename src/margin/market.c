@@ -125,3 +125,57 @@ void xcr__ws_free(xcr__ws *ws, const xcr_book *b)
     ws->touched = NULL;
     ws->seen = NULL;
 }
+
+xcr_status xcr_market_set_prices(xcr_market *m, const double *prices,
+                                 xcr_error *err)
+{
+    if (!m || !prices)
+        return xcr__fail(err, XCR_EINVAL, "market and prices are required");
+    const xcr_book *b = m->book;
+    for (size_t a = 0; a < b->n_assets; a++)
+        if (!isfinite(prices[a]) || !(prices[a] > 0))
+            return xcr__fail(err, XCR_EINVAL,
+                             "price of %s must be a finite number > 0 (got "
+                             "%g)",
+                             b->assets[a].symbol, prices[a]);
+    memcpy(m->price, prices, b->n_assets * sizeof *prices);
+    for (size_t i = 0; i < b->n_insts; i++)
+        refresh_inst(m, i);
+    return XCR_OK;
+}
+
+xcr_status xcr_market_set_vol_shift(xcr_market *m, size_t asset, double shift,
+                                    xcr_error *err)
+{
+    if (!m)
+        return xcr__fail(err, XCR_EINVAL, "market is NULL");
+    const xcr_book *b = m->book;
+    if (asset >= b->n_assets)
+        return xcr__fail(err, XCR_ENOTFOUND, "asset index %zu out of range",
+                         asset);
+    if (!isfinite(shift))
+        return xcr__fail(err, XCR_EINVAL, "vol shift of %s must be finite",
+                         b->assets[asset].symbol);
+    for (size_t i = 0; i < b->n_insts; i++) {
+        const xcr__inst *in = &b->insts[i];
+        if (in->und != asset || in->type != XCR_OPTION)
+            continue;
+        double v = in->iv + shift;
+        m->iv[i] = v > 0 ? v : 0;
+        refresh_inst(m, i);
+    }
+    return XCR_OK;
+}
+
+void xcr_market_reset(xcr_market *m)
+{
+    if (!m)
+        return;
+    const xcr_book *b = m->book;
+    for (size_t a = 0; a < b->n_assets; a++)
+        m->price[a] = b->assets[a].price;
+    for (size_t i = 0; i < b->n_insts; i++) {
+        m->iv[i] = b->insts[i].iv;
+        refresh_inst(m, i);
+    }
+}
