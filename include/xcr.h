@@ -433,4 +433,9 @@ XCR_API xcr_status xcr_demo_book(const xcr_demo_opts *o,
 #ifdef __cplusplus
 }
 #endif
+
+/* Subsystem APIs. */
+#include "xcr/portfolio.h"
+#include "xcr/stress.h"
+
 #endif /* XCR_H */
