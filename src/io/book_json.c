@@ -650,8 +650,10 @@ static void write_instrument(sbuf *s, const xcr_book *b, const xcr__inst *in)
     sb_q(s, xcr_inst_type_name(in->type));
     sb_str(s, ", \"underlying\": ");
     sb_q(s, b->assets[in->und].symbol);
-    sb_str(s, ", \"settle\": ");
-    sb_q(s, b->assets[in->settle].symbol);
+    if (in->settle_given) { /* a defaulted settle stays defaulted */
+        sb_str(s, ", \"settle\": ");
+        sb_q(s, b->assets[in->settle].symbol);
+    }
     sb_str(s, in->inverse ? ", \"inverse\": true" : ", \"inverse\": false");
     sb_kv(s, "contract_size", in->cs);
     sb_kv(s, "mark_price", in->mark);

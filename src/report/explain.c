@@ -104,11 +104,9 @@ static void explain_collateral(tb *t, const xcr_book *b, const xcr_market *m,
                     money(-v, b1, sizeof b1));
         } else if (v > 0) {
             const xcr__tier *tr = b->tiers + a->tier_off;
-            double total = 0;
             for (uint32_t j = 0; j < a->ntiers && tr[j].lo < v; j++) {
                 double hi = v < tr[j].hi ? v : tr[j].hi;
                 double slice = hi - tr[j].lo;
-                total += slice * tr[j].weight;
                 char hs[48];
                 if (isinf(tr[j].hi))
                     snprintf(hs, sizeof hs, "∞");
