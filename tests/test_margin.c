@@ -136,6 +136,29 @@ Test(tiers, bybit_progressive)
     REL(r.collateral, 44.8, 1e-12);
 }
 
+/* Binance Cross Margin BTC tiers (FAQ 4bec9126c021472285b20874f9380dfb,
+ * margin-models.md §2.2): 0–100M × 100 %, 100–120M × 97.5 %, 120–150M × 95 %,
+ * 150–180M × 90 %, 180–200M × 85 %.  130M USD of BTC → 100M + 20M × 0.975 +
+ * 10M × 0.95 = 129M; 250M → 100 + 19.5 + 28.5 + 27 + 17 = 192M (nothing
+ * counts above the last 200M cap). */
+Test(tiers, binance_btc_table)
+{
+    const char *fmt =
+        "{\"assets\":[{\"symbol\":\"BTC\",\"price\":65000,"
+        "\"collateral_tiers\":[[1e8,1],[1.2e8,0.975],[1.5e8,0.95],"
+        "[1.8e8,0.9],[2e8,0.85]]}],\"accounts\":[{\"id\":\"a\","
+        "\"mode\":\"cross\",\"balances\":{\"BTC\":%.17g}}]}";
+    char json[1024];
+    xcr_account_result r;
+    snprintf(json, sizeof json, fmt, 130e6 / 65000);
+    eval_one(json, "a", &r, NULL);
+    REL(r.collateral, 129e6, 1e-12);
+    snprintf(json, sizeof json, fmt, 250e6 / 65000);
+    eval_one(json, "a", &r, NULL);
+    REL(r.collateral, 192e6, 1e-12);
+    REL(r.equity, 250e6, 1e-12);
+}
+
 /* OKX-1 (published by OKX, 2022 tier table): 11M USDT with tiers 0–5M × 1.0,
  * 5–10M × 0.9, > 10M × 0.8 → 10.3M adjusted. */
 Test(tiers, okx_discount)
