@@ -363,6 +363,20 @@ xcr_status xcr_margin_report(const xcr_market *m,
         free(c.liq);
         return xcr__fail(err, XCR_ENOMEM, "out of memory");
     }
+    /* A cheap first pass finds non-finite results (ERANGE) before anything
+     * is written: bad input must never leave partial output. */
+    c.liquidation = 0;
+    for (size_t start = 0; start < total; start += cap) {
+        c.first = start;
+        c.count = total - start < cap ? total - start : cap;
+        xcr_status s0 = run_chunk(&c, o->threads, err);
+        if (s0 != XCR_OK) {
+            free(c.acc);
+            free(c.liq);
+            return s0;
+        }
+    }
+    c.liquidation = o->liquidation;
     totals t = {0};
     if (o->format == XCR_OUT_JSON) {
         fputs("{\"as_of\": ", out);
