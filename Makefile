@@ -3,8 +3,10 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
 
-.PHONY: all run test asan bench clean
+.PHONY: all run test asan fuzz bench clean
 
 all:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DXCR_WERROR=ON >/dev/null
@@ -18,9 +20,17 @@ asan:
 	      -DXCR_SANITIZE=ON -DXCR_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# The sanitizer run first, the plain run last: CTest's summary of the plain
-# build is the last thing printed.
-test: all asan
+# libFuzzer harnesses (clang): each fuzzes FUZZ_SECONDS from its seed corpus.
+fuzz:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DXCR_FUZZ=ON -DXCR_BUILD_TESTS=OFF -DXCR_BUILD_BENCH=OFF \
+	      -DXCR_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	ctest --test-dir $(FUZZ_BUILD) --output-on-failure -j $(JOBS)
+
+# The sanitizer and fuzz runs first, the plain run last: CTest's summary of
+# the plain build is the last thing printed.
+test: all asan fuzz
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -29,4 +39,4 @@ bench: all
 	./$(BUILD)/bench/margin
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
