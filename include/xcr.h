@@ -75,7 +75,10 @@ typedef struct xcr_error {
 
 /* MARK: allocator --------------------------------------------------------- */
 
-/** Pluggable allocator.  All library memory goes through it.  NULL = libc. */
+/** Pluggable allocator.  Everything a book, its markets and their
+ *  evaluation workspaces allocate goes through it; text handed to the caller
+ *  (reports, explain, JSON text) comes from libc malloc and is released with
+ *  free().  jansson keeps its own allocator.  NULL = libc. */
 typedef struct xcr_allocator {
     void *(*malloc_fn)(void *ctx, size_t size);
     void *(*realloc_fn)(void *ctx, void *ptr, size_t old_size, size_t new_size);
