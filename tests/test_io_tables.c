@@ -223,8 +223,12 @@ static xcr_book *full_book(void)
                             "\"adl\": true, \"circuit_breaker\": "
                             "{\"max_move\": 0.1, \"halt_rounds\": 2}}",
                             NULL, &err_));
-    OK(xcr_book_set_setting(b, " odd key, with \"quotes\" ", "[1, 2.5]",
-                            NULL, &err_));
+    /* settings keys follow the identifier rule (a fuzz finding: an odd key
+     * could not be written to JSON); values carry any JSON */
+    cr_assert_eq(xcr_book_set_setting(b, " odd key, with \"quotes\" ",
+                                      "[1, 2.5]", NULL, &err_),
+                 XCR_EINVAL);
+    OK(xcr_book_set_setting(b, "x.custom:1", "[1, 2.5]", NULL, &err_));
     OK(xcr_book_set_setting(b, "note",
                             "\"commas, \\\"quotes\\\" and a\\nnewline\"",
                             NULL, &err_));

@@ -89,6 +89,7 @@ void xcr_book_free(xcr_book *b)
     xcr__free(a, b->settings);
     xcr__free(a, b->emodes);
     xcr__free(a, b->balset);
+    xcr__pm_book_free(b);
     xcr__strmap_free(&b->asset_map);
     xcr__strmap_free(&b->inst_map);
     xcr__strmap_free(&b->acct_map);
@@ -239,6 +240,12 @@ xcr_status xcr_book_set_setting(xcr_book *b, const char *key,
     if (!key || !json_text)
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL,
                             "setting key and value are required");
+    /* Keys follow the identifier rule, so every form (JSON key, CSV cell,
+     * SQLite TEXT) can carry them unescaped. */
+    if (!xcr__valid_id(key))
+        return xcr__fail_at(err, XCR_EINVAL, loc, NULL,
+                            "invalid settings key (1-64 characters from "
+                            "[A-Za-z0-9._:/-])");
     json_error_t je;
     json_t *v = json_loads(json_text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
                            &je);
