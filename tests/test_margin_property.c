@@ -1,6 +1,10 @@
 /* Seeded property tests: the fast margin path against a simple reference
  * implementation written from the spec (§2) on random books, and the
- * liquidation-price solver against brute-force scanning.
+ * liquidation-price solver against brute-force scanning.  Portfolio
+ * accounts are checked against a plain re-implementation of the risk
+ * matrix (docs/portfolio.md; margin-models.md §10) with random
+ * settings.portfolio, pricing every scenario with xcr_black76 (the engine
+ * uses its own vectorised kernel).
  *
  * The reference deliberately uses different formulations: bracket margin as
  * Σ rate × slice (the integral form of Binance's maintenance-amount
@@ -64,6 +68,7 @@ typedef struct {
     int np;
     int inst[MAXP];
     double size[MAXP], entry[MAXP], iso[MAXP];
+    double extra[NA]; /* portfolio: extra IM per currency (currency units) */
 } acct_t;
 
 static asset_t A[NA];
@@ -128,6 +133,56 @@ static void gen_market(void)
     }
 }
 
+/* MARK: random portfolio-margin parameters --------------------------------- */
+
+typedef struct {
+    double R, vu, vd, minv, sp, lp, ef, thr, maxd, minc;
+} pm_und_t;
+typedef struct {
+    double off, maxoff, amr, minm, damp;
+} pm_cur_t;
+static struct {
+    double mmf, dec;
+    int B, blend, next;
+    double ext[8];
+    pm_und_t und[NA];
+    pm_cur_t cur[NA];
+} PM;
+
+static void gen_pm(void)
+{
+    PM.mmf = 0.5 + 0.5 * unif();
+    PM.B = 1 + irand(6);
+    PM.blend = unif() < 0.4;
+    PM.dec = unif();
+    static const double ext[8] = {-0.66, -0.33, 0.5, 1, 2, 3, 4, 5};
+    PM.next = unif() < 0.3 ? 3 + irand(6) : 8;
+    for (int e = 0; e < PM.next; e++)
+        PM.ext[e] = PM.next == 8 ? ext[e] : (unif() < 0.5 ? -0.9 : 6) * unif();
+    for (int e = 0; e < PM.next; e++)
+        if (PM.ext[e] == 0)
+            PM.ext[e] = 0.25;
+    for (int a = 0; a < NA; a++) {
+        pm_und_t *u = &PM.und[a];
+        u->R = 0.05 + 0.25 * unif();
+        u->vu = 0.6 * unif();
+        u->vd = 0.5 * unif();
+        u->minv = 0.6 * unif();
+        u->sp = 0.5 * unif();
+        u->lp = 0.3 * unif();
+        u->ef = 0.5 + unif();
+        u->thr = pow(10, 3 + 4 * unif());
+        u->maxd = 0.2 * unif();
+        u->minc = pow(10, -5 + 3 * unif());
+        pm_cur_t *c = &PM.cur[a];
+        c->off = unif() < 0.5 ? 0 : unif();
+        c->maxoff = unif() < 0.3 ? INFINITY : 1e5 * unif();
+        c->amr = 0.2 * unif();
+        c->minm = 0.02 * unif();
+        c->damp = unif() < 0.3 ? 0 : 2e5 * unif();
+    }
+}
+
 static void gen_account(acct_t *c)
 {
     memset(c, 0, sizeof *c);
@@ -158,6 +213,8 @@ static void gen_account(acct_t *c)
         c->entry[k] = x->mark * (0.85 + 0.3 * unif());
         c->iso[k] = c->mode == 1 ? notion * (0.02 + 0.2 * unif()) : 0;
     }
+    if (c->mode == 2 && unif() < 0.3)
+        c->extra[irand(NA)] = scale * 0.05 * unif() / A[0].price;
 }
 
 /* MARK: writing the book as spec JSON ------------------------------------- */
@@ -196,7 +253,7 @@ static void num(buf_t *b, double v)
 static void iso_time(double years, char *out, size_t n)
 {
     /* whole seconds so that the round trip through ISO text is exact */
-    long secs = (long)(years * 365 * 86400);
+    long secs = lround(years * 365 * 86400);
     long t = 1704067200L + secs;
     long days = t / 86400, rem = t % 86400;
     /* civil from days (Hinnant) */
@@ -262,9 +319,58 @@ static char *book_json(const acct_t *acc, size_t n)
         bput(&b, "]}");
     }
     bput(&b, "],\"settings\":{\"emode_categories\":[{\"id\":1,\"ltv\":%.17g,"
-             "\"liquidation_threshold\":%.17g,\"liquidation_bonus\":0.01}]},"
-             "\"accounts\":[",
+             "\"liquidation_threshold\":%.17g,\"liquidation_bonus\":0.01}],",
          EM_LTV, EM_LT);
+    bput(&b, "\"portfolio\":{\"mm_factor\":%.17g,\"buckets_count\":%d,"
+             "\"cross_currency\":\"%s\",\"decorrelation_risk\":%.17g,"
+             "\"extended_moves\":[",
+         PM.mmf, PM.B, PM.blend ? "blend" : "sum", PM.dec);
+    for (int e = 0; e < PM.next; e++)
+        bput(&b, "%s%.17g", e ? "," : "", PM.ext[e]);
+    bput(&b, "],\"underlyings\":{");
+    for (int a = 0; a < NA; a++) {
+        const pm_und_t *u = &PM.und[a];
+        bput(&b, "%s\"%s\":{\"price_range\":%.17g,\"volatility_range_up\":"
+                 "%.17g,\"volatility_range_down\":%.17g,"
+                 "\"min_volatility_for_shock_up\":%.17g,"
+                 "\"short_term_vega_power\":%.17g,\"long_term_vega_power\":"
+                 "%.17g,\"extended_table_factor\":%.17g,"
+                 "\"delta_total_liq_shock_threshold\":%.17g,"
+                 "\"max_delta_shock\":%.17g,\"m_inc\":%.17g}",
+             a ? "," : "", A[a].sym, u->R, u->vu, u->vd, u->minv, u->sp,
+             u->lp, u->ef, u->thr, u->maxd, u->minc);
+    }
+    bput(&b, "},\"currencies\":{");
+    for (int a = 0; a < NA; a++) {
+        const pm_cur_t *c = &PM.cur[a];
+        bput(&b, "%s\"%s\":{\"pnl_offset\":%.17g,", a ? "," : "", A[a].sym,
+             c->off);
+        if (isfinite(c->maxoff))
+            bput(&b, "\"max_offsetable_pnl\":%.17g,", c->maxoff);
+        bput(&b, "\"annualised_move_risk\":%.17g,\"min_annualised_move\":"
+                 "%.17g,\"extended_dampener\":%.17g}",
+             c->amr, c->minm, c->damp);
+    }
+    bput(&b, "},\"extra_im\":{");
+    int firstx = 1;
+    for (size_t i = 0; i < n; i++) {
+        bool any = false;
+        for (int a = 0; a < NA; a++)
+            any |= acc[i].extra[a] != 0;
+        if (!any)
+            continue;
+        bput(&b, "%s\"a%zu\":{", firstx ? "" : ",", i);
+        firstx = 0;
+        int f2 = 1;
+        for (int a = 0; a < NA; a++)
+            if (acc[i].extra[a] != 0) {
+                bput(&b, "%s\"%s\":{\"open_orders_margin\":%.17g}",
+                     f2 ? "" : ",", A[a].sym, acc[i].extra[a]);
+                f2 = 0;
+            }
+        bput(&b, "}");
+    }
+    bput(&b, "}}},\"accounts\":[");
     const char *modes[] = {"cross", "isolated", "portfolio", "lending"};
     for (size_t i = 0; i < n; i++) {
         const acct_t *c = &acc[i];
@@ -328,6 +434,112 @@ typedef struct {
     xcr_acct_status st;
 } ref_t;
 
+/* The risk matrix, written plainly (docs/portfolio.md): P&L of every
+ * position in its settle currency at each scenario by direct Black-76
+ * pricing; per (currency, underlying) pair: extended fraction, pnl_offset
+ * and cap on gains, dampener on extended losses, worst case, roll and delta
+ * shocks; the account: sum, or the decorrelation blend. */
+static void ref_pm(const acct_t *c, const double *price, double *im,
+                   double *mm)
+{
+    const int ns = (2 * PM.B + 1) * 3, nv = ns + PM.next;
+    double joint[256] = {0};
+    double worst_sum = 0, addons = 0, extra = 0;
+    bool done[MAXP] = {false};
+    for (int k0 = 0; k0 < c->np; k0++) {
+        if (done[k0])
+            continue;
+        const int cu = I[c->inst[k0]].settle, un = I[c->inst[k0]].und;
+        const pm_und_t *U = &PM.und[un];
+        const pm_cur_t *C = &PM.cur[cu];
+        const double S = price[un], pc = price[cu];
+        double v[256] = {0}, roll = 0, delta = 0;
+        for (int k = k0; k < c->np; k++) {
+            const inst_t *x = &I[c->inst[k]];
+            if (x->settle != cu || x->und != un)
+                continue;
+            done[k] = true;
+            const double size = c->size[k];
+            const double mark = x->mark * S / A[un].price;
+            const double units = x->inverse ? x->cs / x->strike : x->cs;
+            double base = 0, sv[3] = {0, 0, 0};
+            if (x->type == 2) {
+                xcr_greeks g;
+                xcr_black76(x->call, mark, x->strike, x->t, x->iv, &g);
+                base = units * g.value;
+                delta += size * units * g.delta * mark / S;
+                double dte = x->t * 365, kk = pow(30 / dte, dte < 30 ? U->sp
+                                                                     : U->lp);
+                sv[0] = fmax(x->iv * (1 + U->vu * kk), U->minv);
+                sv[1] = x->iv;
+                sv[2] = fmax(x->iv * (1 - U->vd * kk), 0);
+            } else if (x->inverse) {
+                delta += size * x->cs / mark;
+                roll += fabs(size * x->cs / mark) *
+                        fmax(C->amr * (x->type == 1 ? x->t : 0), C->minm);
+            } else {
+                delta += size * x->cs * mark / S;
+                roll += fabs(size * x->cs * mark / pc) *
+                        fmax(C->amr * (x->type == 1 ? x->t : 0), C->minm);
+            }
+            for (int s = 0; s < nv; s++) {
+                const bool ext = s >= ns;
+                const double mv = ext ? PM.ext[s - ns]
+                                      : U->R * (s / 3 - PM.B) / PM.B;
+                const double ms = mark * (1 + mv);
+                const double pcs = pc * (cu == un ? 1 + mv : 1);
+                double pnl;
+                if (x->type == 2) {
+                    xcr_greeks g;
+                    xcr_black76(x->call, ms, x->strike, x->t,
+                                sv[ext ? 0 : s % 3], &g);
+                    pnl = size * (units * g.value / pcs - base / pc);
+                } else if (x->inverse) {
+                    pnl = size * x->cs * (1 / mark - 1 / ms);
+                } else {
+                    pnl = size * x->cs * (ms - mark) / pcs;
+                }
+                if (ext) {
+                    double sg = mv < 0 ? -1 : 1;
+                    pnl *= U->ef * U->R / fabs(mv) *
+                           (cu == un ? (1 + mv) / (1 + sg * U->R) : 1);
+                }
+                v[s] += pnl;
+            }
+        }
+        double mn = 0;
+        for (int s = 0; s < nv; s++) {
+            if (v[s] > 0)
+                v[s] = fmin(v[s] * C->off, C->maxoff / pc);
+            if (s >= ns && v[s] < 0) {
+                double mv = PM.ext[s - ns], sg = mv < 0 ? -1 : 1;
+                double d = (fmax(fabs(mv) / U->R, 1) - 1) * C->damp /
+                           (pc * (cu == un ? 1 + sg * U->R : 1));
+                v[s] = fmin(0, v[s] + d);
+            }
+            mn = fmin(mn, v[s]);
+            joint[s] += v[s] * pc;
+        }
+        double ds = 0;
+        if (fabs(delta) * S > U->thr)
+            ds = fmin(U->maxd, U->minc * (fabs(delta) - U->thr / S)) *
+                 fabs(delta) * S / pc;
+        worst_sum += -mn * pc;
+        addons += (roll + ds) * pc;
+    }
+    for (int a = 0; a < NA; a++)
+        extra += c->extra[a] * price[a];
+    double worst = worst_sum;
+    if (PM.blend) {
+        double mn = 0;
+        for (int s = 0; s < nv; s++)
+            mn = fmin(mn, joint[s]);
+        worst = PM.dec * worst_sum + (1 - PM.dec) * -mn;
+    }
+    *mm = PM.mmf * (worst + addons);
+    *im = worst + addons + extra;
+}
+
 /* `f` multiplies the prices of the assets flagged in `moved`. */
 static ref_t ref_eval(const acct_t *c, const double *price)
 {
@@ -356,7 +568,7 @@ static ref_t ref_eval(const acct_t *c, const double *price)
         double notional = x->inverse ? fabs(c->size[k]) * x->cs
                                      : fabs(c->size[k]) * x->cs * mark;
         double im = 0, mm = 0;
-        if (x->type != 2 || c->size[k] < 0) {
+        if (c->mode != 2 && (x->type != 2 || c->size[k] < 0)) {
             im = ref_bracket(x->cap, x->imr, x->nt, notional);
             mm = ref_bracket(x->cap, x->mmr, x->nt, notional);
         }
@@ -415,6 +627,12 @@ static ref_t ref_eval(const acct_t *c, const double *price)
         r.st = r.equity < 0 ? XCR_BANKRUPT : worst;
         return r;
     }
+    if (c->mode == 2) {
+        double xim, xmm;
+        ref_pm(c, price, &xim, &xmm);
+        r.im += xim;
+        r.mm += xmm;
+    }
     r.st = r.equity < 0     ? XCR_BANKRUPT
            : r.coll < r.mm  ? XCR_LIQUIDATABLE
            : r.coll < r.im  ? XCR_MARGIN_CALL
@@ -434,6 +652,7 @@ Test(property, fast_path_equals_reference)
     uint64_t seed = xt_seed(20261124);
     rng_state = seed;
     gen_market();
+    gen_pm();
     const size_t n = 10000;
     acct_t *acc = malloc(n * sizeof *acc);
     for (size_t i = 0; i < n; i++)
@@ -499,6 +718,7 @@ Test(property, liquidation_prices_match_brute_force)
     uint64_t seed = xt_seed(77);
     rng_state = seed;
     gen_market();
+    gen_pm();
     const size_t n = 300;
     acct_t *acc = malloc(n * sizeof *acc);
     for (size_t i = 0; i < n; i++)

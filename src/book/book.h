@@ -119,7 +119,16 @@ struct xcr_book {
     /* (account << 32 | asset) pairs seen, to reject duplicate balances */
     uint64_t *balset;
     size_t balset_cap, balset_len;
+
+    /* portfolio-margin model (settings.portfolio), built at finalize when
+     * the book has portfolio accounts or the setting; NULL otherwise */
+    struct xcr__pm_book *pm;
 };
+
+/* The portfolio-margin model (src/portfolio/pm_params.c): parse
+ * settings.portfolio and precompute at finalize; free with the book. */
+xcr_status xcr__pm_book_init(xcr_book *b, xcr_error *err);
+void xcr__pm_book_free(xcr_book *b);
 
 /* Find an e-mode category; NULL if absent. */
 const xcr_emode_def *xcr__book_emode(const xcr_book *b, int id);

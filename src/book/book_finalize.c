@@ -74,6 +74,13 @@ xcr_status xcr_book_finalize(xcr_book *b, xcr_error *err)
                              "settings.emode_categories",
                              b->acct_id[i], (int)b->acct_emode[i]);
 
+    /* The portfolio-margin model (settings.portfolio or its preset) is
+     * validated and built before the layout changes, so that a bad setting
+     * leaves the book as it was. */
+    xcr_status pms = xcr__pm_book_init(b, err);
+    if (pms != XCR_OK)
+        return pms;
+
     uint32_t *perm = NULL;
     xcr_status s = csr_order(a, b->bal_acct, b->n_bals, b->n_accts,
                              &b->bal_off, &perm);
@@ -101,6 +108,7 @@ xcr_status xcr_book_finalize(xcr_book *b, xcr_error *err)
             s = XCR_ENOMEM;
     }
     if (s != XCR_OK) {
+        xcr__pm_book_free(b);
         xcr__free(a, b->bal_off);
         xcr__free(a, b->pos_off);
         b->bal_off = b->pos_off = NULL;
@@ -119,6 +127,10 @@ xcr_status xcr_book_finalize(xcr_book *b, xcr_error *err)
      * rising collateral tiers (see src/margin/liqprice.c). */
     for (size_t i = 0; i < b->n_accts; i++) {
         uint8_t f = 0;
+        /* A scenario (risk-matrix or SPAN) requirement is a worst case over
+         * scenarios and full revaluations: no concavity to rely on. */
+        if (b->acct_mode[i] == XCR_MODE_PORTFOLIO)
+            f |= XCR__ACCT_NONCONCAVE;
         for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
             if (b->insts[b->pos_inst[p]].type == XCR_OPTION &&
                 b->pos_size[p] > 0)

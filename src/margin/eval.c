@@ -60,11 +60,14 @@ static inline xcr_acct_status classify(double equity, double coll, double mm,
     return XCR_HEALTHY;
 }
 
-/* `with_ov` is a compile-time constant at each call site, so the common path
- * (no override) carries no per-lookup branches. */
+/* `with_ov` and `port` are compile-time constants at each call site, so the
+ * common path (no override, not a portfolio account) carries no per-lookup
+ * branches.  `port`: a portfolio account, whose requirement comes from the
+ * scenario model (src/portfolio/) instead of position brackets; equity,
+ * collateral and borrow margins are formed as in cross mode. */
 static XCR_ALWAYS_INLINE void
 eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
-          size_t acct, xcr__ws *ws, xcr_account_result *out,
+          bool port, size_t acct, xcr__ws *ws, xcr_account_result *out,
           xcr_position_result *pos_out, double *surplus)
 {
     const xcr_book *b = m->book;
@@ -109,7 +112,7 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
             in->inverse ? fabs(size) * in->cs : fabs(size) * in->cs * mark;
         double im = 0, mm = 0;
         uint32_t br = 0;
-        if (in->type != XCR_OPTION || size < 0) {
+        if (!port && (in->type != XCR_OPTION || size < 0)) {
             br = xcr__bracket(b, in, notional);
             const xcr__mtier *t = &b->mtiers[in->mt_off + br];
             mm = notional * t->mmr - t->cum_mm;
@@ -206,6 +209,12 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
         st = equity < 0 ? XCR_BANKRUPT : iso_status;
         s = iso_worst < equity ? iso_worst : equity;
     } else {
+        if (port) {
+            double pim = 0, pmm = 0;
+            xcr__pm_margin(m, with_ov ? ov : NULL, acct, &pim, &pmm);
+            im += pim;
+            mm += pmm;
+        }
         st = classify(equity, coll, mm, im);
         s = coll - mm;
     }
@@ -223,10 +232,17 @@ void xcr__eval_account(const xcr_market *m, const xcr__override *ov,
                        size_t acct, xcr__ws *ws, xcr_account_result *out,
                        xcr_position_result *pos_out, double *surplus)
 {
-    if (ov && ov->kind != XCR__OV_NONE)
-        eval_impl(m, ov, true, acct, ws, out, pos_out, surplus);
-    else
-        eval_impl(m, NULL, false, acct, ws, out, pos_out, surplus);
+    const bool with_ov = ov && ov->kind != XCR__OV_NONE;
+    if (m->book->acct_mode[acct] == XCR_MODE_PORTFOLIO && m->book->pm) {
+        if (with_ov)
+            eval_impl(m, ov, true, true, acct, ws, out, pos_out, surplus);
+        else
+            eval_impl(m, NULL, false, true, acct, ws, out, pos_out, surplus);
+    } else if (with_ov) {
+        eval_impl(m, ov, true, false, acct, ws, out, pos_out, surplus);
+    } else {
+        eval_impl(m, NULL, false, false, acct, ws, out, pos_out, surplus);
+    }
 }
 
 /* MARK: public entry points ---------------------------------------------------- */

@@ -63,6 +63,12 @@ void xcr__eval_account(const xcr_market *m, const xcr__override *ov,
                        size_t acct, xcr__ws *ws, xcr_account_result *out,
                        xcr_position_result *pos_out, double *surplus);
 
+/* The requirement of a portfolio account under its scenario model
+ * (src/portfolio/pm_eval.c; docs/portfolio.md), in USD, honouring `ov`
+ * (may be NULL).  Borrow margins are not included. */
+void xcr__pm_margin(const xcr_market *m, const xcr__override *ov,
+                    size_t acct, double *im_usd, double *mm_usd);
+
 /* Solver entry points that reuse a caller's workspace (liqprice.c). */
 xcr_status xcr__liq_price_ws(const xcr_market *m, size_t account,
                              size_t asset, xcr__ws *ws, xcr_liq_price *out);

@@ -3,6 +3,7 @@
  * margin, what drives the requirement, the liquidation prices and which
  * asset or position breaks first. */
 #include "../margin/margin.h"
+#include "../portfolio/pm.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -137,7 +138,7 @@ static void explain_collateral(tb *t, const xcr_book *b, const xcr_market *m,
 
 static void explain_positions(tb *t, const xcr_book *b, const xcr_market *m,
                               size_t acct, const xcr_position_result *pr,
-                              double total_mm)
+                              double total_mm, const xcr_pm_detail *d)
 {
     char b1[48], b2[48], b3[48], b4[48], b5[48];
     uint32_t p0 = b->pos_off[acct], np = b->pos_off[acct + 1] - p0;
@@ -163,7 +164,25 @@ static void explain_positions(tb *t, const xcr_book *b, const xcr_market *m,
             money(r->notional, b1, sizeof b1),
             in->type == XCR_OPTION ? "value" : "unrealised PnL",
             money(r->upnl, b2, sizeof b2));
-        if (in->type == XCR_OPTION && b->pos_size[p] > 0) {
+        if (d && d->model == XCR_PM_RISK_MATRIX) {
+            const xcr_pm_position *q = &d->positions[k];
+            double lo = 0;
+            for (size_t s = 0; s < d->n_risk; s++)
+                lo = fmin(lo, q->risk_vector[s]);
+            put(t,
+                "      risk matrix: worst standard scenario P&L %.6g %s; "
+                "roll shock %.6g %s\n",
+                lo + 0.0, b->assets[q->currency].symbol, q->roll_shock,
+                b->assets[q->currency].symbol);
+        } else if (d) {
+            const xcr_pm_position *q = &d->positions[k];
+            double lo = 0;
+            for (size_t s = 0; s < 16; s++)
+                lo = fmin(lo, q->span_array[s]);
+            put(t, "      SPAN: worst scenario P&L %s USD; composite delta "
+                   "%.6g\n",
+                money(lo + 0.0, b1, sizeof b1), q->composite_delta);
+        } else if (in->type == XCR_OPTION && b->pos_size[p] > 0) {
             put(t, "      long option: no margin required\n");
         } else {
             const xcr__mtier *mt = &b->mtiers[in->mt_off + (uint32_t)r->bracket];
@@ -257,6 +276,166 @@ static void explain_liquidation(tb *t, const xcr_book *b, const xcr_market *m,
     free(exp);
 }
 
+static const char *const vol_word[3] = {"vol up", "vol unchanged",
+                                        "vol down"};
+
+static void explain_portfolio(tb *t, const xcr_book *b, size_t acct,
+                              const xcr_pm_detail *d)
+{
+    char b1[48], b2[48];
+    const struct xcr__pm_book *pm = b->pm;
+    if (d->model == XCR_PM_SPAN) {
+        put(t, "\nPortfolio margin — SPAN risk arrays (CME; docs/portfolio.md): "
+               "16 scenarios per underlying (price ±1/3, ±2/3, ±1 price scan "
+               "range × vol ±1 scan range, extremes covered at a fraction); "
+               "requirement = max(scanning risk + intra-commodity charge − "
+               "inter-commodity credit, short option minimum).\n");
+        if (d->n_commodities == 0)
+            put(t, "  (no positions)\n");
+        for (size_t k = 0; k < d->n_commodities; k++) {
+            const xcr_span_commodity *c = &d->commodities[k];
+            const xcr__pm_und *u = &pm->und[c->underlying];
+            double pmul[16], vmul[16];
+            xcr_span_scenarios(u->extreme_mult, u->extreme_cover, pmul, vmul,
+                               NULL);
+            put(t, "  %s (PSR %.4g%%, VSR %.4g): scanning risk %s USD",
+                b->assets[c->underlying].symbol, 100 * u->psr, u->vsr,
+                money(c->scanning_risk + 0.0, b1, sizeof b1));
+            if (c->worst_scenario > 0) {
+                int w = c->worst_scenario - 1;
+                put(t, " (scenario %d: price %+.4g%%, %s)", w + 1,
+                    100 * pmul[w] * u->psr,
+                    vmul[w] > 0   ? "vol up"
+                    : vmul[w] < 0 ? "vol down"
+                                  : "vol unchanged");
+            }
+            char b3[48], b4[48];
+            put(t, "; intra-commodity charge %s; inter-commodity credit %s; "
+                   "short option minimum %s; composite delta %.6g → "
+                   "requirement %s USD\n",
+                money(c->intra_spread_charge, b1, sizeof b1),
+                money(c->inter_spread_credit, b2, sizeof b2),
+                money(c->short_option_minimum, b3, sizeof b3),
+                c->composite_delta, money(c->risk + 0.0, b4, sizeof b4));
+        }
+        put(t, "  Total: maintenance margin %s USD; initial %s USD.\n",
+            money(d->maintenance_margin_usd, b1, sizeof b1),
+            money(d->initial_margin_usd, b2, sizeof b2));
+        return;
+    }
+    put(t, "\nPortfolio margin — risk matrix (Deribit's model; "
+           "docs/portfolio.md): each underlying moved ±R in %d steps each "
+           "side × vol up/unchanged/down, plus %zu extended moves (vol up, "
+           "scaled and dampened); gains × pnl_offset; MM = %.4g × (worst "
+           "case + roll shock + delta shock); IM adds open-order/extra "
+           "terms.\n",
+        d->buckets_count, d->n_extended, d->mm_factor);
+    if (d->n_currencies == 0)
+        put(t, "  (no positions)\n");
+    for (size_t k = 0; k < d->n_currencies; k++) {
+        const xcr_pm_currency *c = &d->currencies[k];
+        const char *sym = b->assets[c->asset].symbol;
+        put(t, "  %s (at %s USD): worst case %.6g %s; roll shock %.6g; delta "
+               "shock %.6g; risk-matrix margin %.6g; extra IM %.6g\n",
+            sym, money(c->price, b1, sizeof b1), c->worst_case + 0.0, sym,
+            c->roll_shock, c->delta_shock, c->risk_matrix_margin + 0.0,
+            c->extra_im);
+        put(t, "      IM %.6g %s = %s USD; MM %.6g %s = %s USD\n",
+            c->initial_margin + 0.0, sym,
+            money(c->initial_margin * c->price, b1, sizeof b1),
+            c->maintenance_margin + 0.0, sym,
+            money(c->maintenance_margin * c->price, b2, sizeof b2));
+        for (size_t j = 0; j < c->n_pairs; j++) {
+            const xcr_pm_pair *p = &d->pairs[c->pair_first + j];
+            put(t, "      %s positions (R = ±%.4g%%): worst %.6g %s at a "
+                   "%+.2f%% move, %s (%s table); net delta %.6g %s\n",
+                b->assets[p->underlying].symbol, 100 * p->price_range,
+                p->worst_case + 0.0, sym, 100 * p->worst_move,
+                p->worst_extended ? "vol up" : vol_word[p->worst_index % 3],
+                p->worst_extended ? "extended" : "standard", p->delta,
+                b->assets[p->underlying].symbol);
+            /* what loses in that scenario */
+            if (p->worst_case > 0 && !p->worst_extended) {
+                uint32_t p0 = b->pos_off[acct];
+                for (size_t q = 0; q < d->n_positions; q++) {
+                    const xcr__inst *in = &b->insts[b->pos_inst[p0 + q]];
+                    if (in->settle != p->currency ||
+                        in->und != p->underlying)
+                        continue;
+                    put(t, "        %s: %+.6g %s in that scenario\n", in->id,
+                        d->positions[q].risk_vector[p->worst_index] + 0.0,
+                        sym);
+                }
+            }
+        }
+    }
+    if (d->cross_currency_blend)
+        put(t, "  Cross-currency blend (decorrelation risk %.4g): offset %s "
+               "USD.\n",
+            d->decorrelation_risk,
+            money(d->cross_currency_offset_usd + 0.0, b1, sizeof b1));
+    put(t, "  Total: maintenance margin %s USD; initial %s USD (borrow "
+           "margins, if any, come on top).\n",
+        money(d->maintenance_margin_usd, b1, sizeof b1),
+        money(d->initial_margin_usd, b2, sizeof b2));
+}
+
+static void explain_greeks(tb *t, const xcr_book *b, const xcr_market *m,
+                           size_t acct)
+{
+    char b1[48], b2[48], b3[48];
+    xcr_underlying_greeks *g = malloc((b->n_assets + 1) * sizeof *g);
+    xcr_ladder_point lad[XCR_LADDER_DEFAULT_COUNT];
+    if (!g) {
+        t->oom = true;
+        return;
+    }
+    size_t n = xcr__account_greeks(m, NULL, acct, g, b->n_assets);
+    if (n > b->n_assets)
+        n = b->n_assets;
+    if (n) {
+        put(t, "\nGreeks (sensitivities of equity; balances count; coin = "
+               "units of the asset):\n");
+        for (size_t k = 0; k < n; k++) {
+            const xcr_underlying_greeks *x = &g[k];
+            const char *sym = b->assets[x->asset].symbol;
+            put(t, "  %-10s delta %.6g %s (%s USD); gamma %.6g %s per +1%% "
+                   "(%s USD)\n",
+                sym, x->delta + 0.0, sym, money(x->delta_usd, b1, sizeof b1),
+                x->gamma + 0.0, sym, money(x->gamma_usd, b2, sizeof b2));
+            if (x->vega_usd != 0 || x->theta_usd != 0)
+            {
+                char b4[48];
+                put(t, "             vega %s USD per vol point (%.6g %s); "
+                       "theta %s USD/day; vanna %s USD of delta and volga "
+                       "%s USD of vega per vol point\n",
+                    money(x->vega_usd, b1, sizeof b1), x->vega, sym,
+                    money(x->theta_usd, b2, sizeof b2),
+                    money(x->vanna_usd, b3, sizeof b3),
+                    money(x->volga_usd, b4, sizeof b4));
+            }
+        }
+    }
+    xcr_error e = {0};
+    if (n && xcr_risk_ladder(m, acct, xcr_ladder_default_moves(),
+                             XCR_LADDER_DEFAULT_COUNT, lad, &e) == XCR_OK) {
+        put(t, "\nSecond-order risk (every non-stable asset moved together; "
+               "gamma changes delta and the requirement):\n");
+        put(t, "  %7s %16s %16s %16s %16s  %s\n", "move", "delta USD",
+            "collateral", "maint. margin", "buffer", "status");
+        for (size_t k = 0; k < XCR_LADDER_DEFAULT_COUNT; k++) {
+            char c1[48], c2[48], c3[48], c4[48];
+            put(t, "  %+6.1f%% %16s %16s %16s %16s  %s\n",
+                100 * lad[k].move, money(lad[k].delta_usd, c1, sizeof c1),
+                money(lad[k].collateral, c2, sizeof c2),
+                money(lad[k].maintenance_margin, c3, sizeof c3),
+                money(lad[k].buffer, c4, sizeof c4),
+                xcr_acct_status_name(lad[k].status));
+        }
+    }
+    free(g);
+}
+
 xcr_status xcr_explain(const xcr_market *m, size_t acct, char **text,
                        xcr_error *err)
 {
@@ -286,9 +465,17 @@ xcr_status xcr_explain(const xcr_market *m, size_t acct, char **text,
     put(&t, "Account %s — %s mode%s%s\n", b->acct_id[acct], xcr_mode_name(mode),
         b->acct_entity[acct] ? ", held at " : "",
         b->acct_entity[acct] ? b->acct_entity[acct] : "");
-    if (mode == XCR_MODE_PORTFOLIO)
-        put(&t, "(portfolio accounts are margined with the cross rules until "
-                "the risk-matrix model is configured)\n");
+    xcr_pm_detail *d = NULL;
+    if (mode == XCR_MODE_PORTFOLIO && b->pm &&
+        xcr__pm_detail(m, NULL, acct, &d) != XCR_OK) {
+        free(pr);
+        xcr__ws_free(&ws, b);
+        return xcr__fail(err, XCR_ENOMEM, "out of memory");
+    }
+    if (d)
+        put(&t, "(requirement from the %s portfolio model; collateral and "
+                "borrows as in cross mode)\n",
+            d->model == XCR_PM_SPAN ? "SPAN" : "risk-matrix");
     put(&t, "Status: %s. ", xcr_acct_status_name(r.status));
     if (mode == XCR_MODE_LENDING) {
         if (isfinite(r.health_factor))
@@ -314,7 +501,10 @@ xcr_status xcr_explain(const xcr_market *m, size_t acct, char **text,
             money(r.collateral - r.maintenance_margin, b1, sizeof b1));
 
     explain_collateral(&t, b, m, &ws, mode, b->acct_emode[acct]);
-    explain_positions(&t, b, m, acct, pr, r.maintenance_margin);
+    explain_positions(&t, b, m, acct, pr, r.maintenance_margin, d);
+    if (d)
+        explain_portfolio(&t, b, acct, d);
+    explain_greeks(&t, b, m, acct);
 
     /* the biggest driver of the requirement */
     if (mode != XCR_MODE_LENDING && r.maintenance_margin > 0 && np) {
@@ -329,6 +519,7 @@ xcr_status xcr_explain(const xcr_market *m, size_t acct, char **text,
                 100 * pr[top].maintenance_margin / r.maintenance_margin);
     }
     explain_liquidation(&t, b, m, acct, &ws);
+    xcr_pm_detail_free(d);
     free(pr);
     xcr__ws_free(&ws, b);
     if (t.oom) {

@@ -3,6 +3,7 @@
  * liquidation prices, shocks) on worker threads, then written in account
  * order, so memory stays bounded and output never depends on thread count. */
 #include "../margin/margin.h"
+#include "../portfolio/pm.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,7 +15,21 @@ typedef struct acct_out {
     xcr_account_result r;
     double shock_down, shock_up;
     size_t liq_off, n_liq; /* into chunk liq array */
+    /* JSON only: the second-order risk ladder, for accounts with options
+     * or in portfolio mode (where gamma can eat the buffer) */
+    bool has_ladder;
+    xcr_ladder_point ladder[XCR_LADDER_DEFAULT_COUNT];
 } acct_out;
+
+static bool wants_ladder(const xcr_book *b, size_t i)
+{
+    if (b->acct_mode[i] == XCR_MODE_PORTFOLIO)
+        return true;
+    for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
+        if (b->insts[b->pos_inst[p]].type == XCR_OPTION)
+            return true;
+    return false;
+}
 
 typedef struct chunk {
     const xcr_market *m;
@@ -24,6 +39,7 @@ typedef struct chunk {
     xcr_liq_price *liq;      /* count × n_assets slots                    */
     int liquidation;
     size_t n_assets;
+    int json;                /* also the second-order risk ladder         */
 } chunk;
 
 typedef struct work {
@@ -59,7 +75,10 @@ static void *run_work(void *arg)
         return NULL;
     }
     size_t *exp = malloc((c->n_assets + 1) * sizeof *exp);
-    if (!exp) {
+    xcr_underlying_greeks *g = malloc((c->n_assets + 1) * sizeof *g);
+    if (!exp || !g) {
+        free(exp);
+        free(g);
         xcr__ws_free(&ws, b);
         w->status = XCR_ENOMEM;
         return NULL;
@@ -77,6 +96,10 @@ static void *run_work(void *arg)
         o->liq_off = k * c->n_assets;
         o->n_liq = 0;
         o->shock_down = o->shock_up = NAN;
+        o->has_ladder = c->json && wants_ladder(b, i);
+        if (o->has_ladder)
+            xcr__ladder_ws(c->m, i, &ws, xcr_ladder_default_moves(),
+                           XCR_LADDER_DEFAULT_COUNT, o->ladder, g);
         if (!c->liquidation)
             continue;
         size_t n = xcr_account_exposed_assets(b, i, exp, c->n_assets);
@@ -87,6 +110,7 @@ static void *run_work(void *arg)
             xcr__liq_shock_ws(c->m, i, &ws, &o->shock_down, &o->shock_up);
     }
     free(exp);
+    free(g);
     xcr__ws_free(&ws, b);
     return NULL;
 }
@@ -176,12 +200,227 @@ typedef struct totals {
     double equity, collateral, mm;
 } totals;
 
-static void write_json_account(FILE *f, const xcr_market *m, size_t i,
+/* A vector as a JSON array; −0 prints as 0. */
+static void put_vec(FILE *f, const double *v, size_t n)
+{
+    fputc('[', f);
+    for (size_t k = 0; k < n; k++) {
+        if (k)
+            fputs(", ", f);
+        put_num(f, v[k] + 0.0);
+    }
+    fputc(']', f);
+}
+
+static const char *const vol_names[3] = {"up", "unchanged", "down"};
+
+/* Worst entry of a risk-matrix vector: index, source, bucket, side, vol. */
+static void put_worst(FILE *f, const xcr_pm_detail *d, int index, int ext,
+                      double move)
+{
+    fprintf(f, ", \"worst_index\": %d, \"worst_source\": \"%s\"", index,
+            ext ? "extended" : "standard");
+    if (!ext) {
+        int bucket = index / 3 + 1, mid = d->buckets_count + 1;
+        fprintf(f, ", \"worst_bucket\": %d, \"worst_side\": \"%s\", "
+                   "\"worst_vol\": \"%s\"",
+                bucket, bucket < mid ? "left" : bucket > mid ? "right"
+                                                            : "center",
+                vol_names[index % 3]);
+    } else {
+        fputs(", \"worst_vol\": \"up\"", f);
+    }
+    fputs(", \"worst_move\": ", f);
+    put_num(f, move + 0.0);
+}
+
+/* settings.portfolio's block of a portfolio account (spec §1.2). */
+static void write_json_portfolio(FILE *f, const xcr_book *b,
+                                 const xcr_pm_detail *d)
+{
+    fputs(",\n   \"portfolio\": {\"model\": ", f);
+    if (d->model == XCR_PM_SPAN) {
+        fputs("\"span\", \"initial_margin_usd\": ", f);
+        put_num(f, d->initial_margin_usd);
+        fputs(", \"maintenance_margin_usd\": ", f);
+        put_num(f, d->maintenance_margin_usd);
+        fputs(", \"commodities\": {", f);
+        for (size_t k = 0; k < d->n_commodities; k++) {
+            const xcr_span_commodity *c = &d->commodities[k];
+            fprintf(f, "%s\n    \"%s\": {\"risk_array\": ", k ? "," : "",
+                    b->assets[c->underlying].symbol);
+            put_vec(f, c->risk_array, 16);
+            fputs(", \"scanning_risk\": ", f);
+            put_num(f, c->scanning_risk + 0.0);
+            fprintf(f, ", \"worst_scenario\": %d, \"composite_delta\": ",
+                    c->worst_scenario);
+            put_num(f, c->composite_delta);
+            fputs(", \"intra_spread_charge\": ", f);
+            put_num(f, c->intra_spread_charge);
+            fputs(", \"inter_spread_credit\": ", f);
+            put_num(f, c->inter_spread_credit);
+            fputs(", \"short_option_minimum\": ", f);
+            put_num(f, c->short_option_minimum);
+            fputs(", \"risk\": ", f);
+            put_num(f, c->risk + 0.0);
+            fputs("}", f);
+        }
+        fputs("}}", f);
+        return;
+    }
+    fprintf(f, "\"risk_matrix\", \"buckets_count\": %d, "
+               "\"vol_scenarios_count\": %d, \"mm_factor\": ",
+            d->buckets_count, d->vol_scenarios_count);
+    put_num(f, d->mm_factor);
+    fputs(", \"extended_moves\": ", f);
+    put_vec(f, d->extended_moves, d->n_extended);
+    fprintf(f, ", \"cross_currency\": \"%s\"",
+            d->cross_currency_blend ? "blend" : "sum");
+    if (d->cross_currency_blend) {
+        fputs(", \"decorrelation_risk\": ", f);
+        put_num(f, d->decorrelation_risk);
+        fputs(", \"cross_currency_offset_usd\": ", f);
+        put_num(f, d->cross_currency_offset_usd + 0.0);
+    }
+    fputs(", \"initial_margin_usd\": ", f);
+    put_num(f, d->initial_margin_usd);
+    fputs(", \"maintenance_margin_usd\": ", f);
+    put_num(f, d->maintenance_margin_usd);
+    fputs(", \"currencies\": {", f);
+    for (size_t k = 0; k < d->n_currencies; k++) {
+        const xcr_pm_currency *c = &d->currencies[k];
+        fprintf(f, "%s\n    \"%s\": {\"price\": ", k ? "," : "",
+                b->assets[c->asset].symbol);
+        put_num(f, c->price);
+        fputs(", \"risk_vector\": ", f);
+        put_vec(f, c->risk_vector, d->n_risk);
+        fputs(", \"extended_vector\": ", f);
+        put_vec(f, c->extended, d->n_extended);
+        fputs(",\n     \"worst_case\": ", f);
+        put_num(f, c->worst_case + 0.0);
+        double move = NAN;
+        if (c->n_pairs) {
+            /* the move of the largest pair's worst entry */
+            const xcr_pm_pair *best = &d->pairs[c->pair_first];
+            for (size_t j = 1; j < c->n_pairs; j++)
+                if (d->pairs[c->pair_first + j].worst_case > best->worst_case)
+                    best = &d->pairs[c->pair_first + j];
+            move = best->worst_move;
+        }
+        put_worst(f, d, c->worst_index, c->worst_extended, move);
+        fputs(", \"roll_shock\": ", f);
+        put_num(f, c->roll_shock);
+        fputs(", \"delta_shock\": ", f);
+        put_num(f, c->delta_shock);
+        fputs(", \"risk_matrix_margin\": ", f);
+        put_num(f, c->risk_matrix_margin + 0.0);
+        fputs(", \"extra_im\": ", f);
+        put_num(f, c->extra_im);
+        fputs(", \"initial_margin\": ", f);
+        put_num(f, c->initial_margin + 0.0);
+        fputs(", \"maintenance_margin\": ", f);
+        put_num(f, c->maintenance_margin + 0.0);
+        fputs(",\n     \"underlyings\": {", f);
+        for (size_t j = 0; j < c->n_pairs; j++) {
+            const xcr_pm_pair *pr = &d->pairs[c->pair_first + j];
+            fprintf(f, "%s\"%s\": {\"price_range\": ", j ? ", " : "",
+                    b->assets[pr->underlying].symbol);
+            put_num(f, pr->price_range);
+            fputs(", \"risk_vector\": ", f);
+            put_vec(f, pr->risk_vector, d->n_risk);
+            fputs(", \"extended_vector\": ", f);
+            put_vec(f, pr->extended, d->n_extended);
+            fputs(", \"worst_case\": ", f);
+            put_num(f, pr->worst_case + 0.0);
+            put_worst(f, d, pr->worst_index, pr->worst_extended,
+                      pr->worst_move);
+            fputs(", \"roll_shock\": ", f);
+            put_num(f, pr->roll_shock);
+            fputs(", \"delta_shock\": ", f);
+            put_num(f, pr->delta_shock);
+            fputs(", \"delta\": ", f);
+            put_num(f, pr->delta + 0.0);
+            fputs("}", f);
+        }
+        fputs("}}", f);
+    }
+    fputs("}}", f);
+}
+
+static void write_json_greeks(FILE *f, const xcr_market *m, size_t i,
+                              const acct_out *o, xcr_underlying_greeks *g)
+{
+    const xcr_book *b = m->book;
+    size_t n = xcr__account_greeks(m, NULL, i, g, b->n_assets);
+    if (n > b->n_assets)
+        n = b->n_assets;
+    double t[4] = {0, 0, 0, 0};
+    for (size_t k = 0; k < n; k++) {
+        t[0] += g[k].delta_usd;
+        t[1] += g[k].gamma_usd;
+        t[2] += g[k].vega_usd;
+        t[3] += g[k].theta_usd;
+    }
+    fputs(",\n   \"greeks\": {\"delta_usd\": ", f);
+    put_num(f, t[0] + 0.0);
+    fputs(", \"gamma_usd\": ", f);
+    put_num(f, t[1] + 0.0);
+    fputs(", \"vega_usd\": ", f);
+    put_num(f, t[2] + 0.0);
+    fputs(", \"theta_usd\": ", f);
+    put_num(f, t[3] + 0.0);
+    fputs(", \"underlyings\": {", f);
+    for (size_t k = 0; k < n; k++) {
+        const xcr_underlying_greeks *x = &g[k];
+        /* coin and USD figures (xcr_underlying_greeks); vanna and volga
+         * are in `xcr explain` and the API */
+        fprintf(f, "%s\"%s\": {", k ? ", " : "", b->assets[x->asset].symbol);
+        const double v[] = {x->delta, x->delta_usd, x->gamma,    x->gamma_usd,
+                            x->vega,  x->vega_usd,  x->theta_usd};
+        static const char *const names[] = {"delta",    "delta_usd",
+                                            "gamma",    "gamma_usd",
+                                            "vega",     "vega_usd",
+                                            "theta_usd"};
+        for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
+            fprintf(f, "%s\"%s\": ", j ? ", " : "", names[j]);
+            put_num(f, v[j] + 0.0);
+        }
+        fputs("}", f);
+    }
+    fputs("}}", f);
+    if (!o->has_ladder)
+        return;
+    fputs(",\n   \"risk_ladder\": [", f);
+    for (size_t k = 0; k < XCR_LADDER_DEFAULT_COUNT; k++) {
+        const xcr_ladder_point *l = &o->ladder[k];
+        fputs(k ? ", {\"move\": " : "{\"move\": ", f);
+        put_num(f, l->move + 0.0);
+        fputs(", \"delta_usd\": ", f);
+        put_num(f, l->delta_usd + 0.0);
+        fputs(", \"collateral\": ", f);
+        put_num(f, l->collateral);
+        fputs(", \"initial_margin\": ", f);
+        put_num(f, l->initial_margin);
+        fputs(", \"maintenance_margin\": ", f);
+        put_num(f, l->maintenance_margin);
+        fputs(", \"buffer\": ", f);
+        put_num(f, l->buffer);
+        fprintf(f, ", \"status\": \"%s\"}", xcr_acct_status_name(l->status));
+    }
+    fputs("]", f);
+}
+
+/* Returns false when out of memory. */
+static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
                                const acct_out *o, const xcr_liq_price *liq,
-                               bool first)
+                               bool first, xcr_underlying_greeks *g)
 {
     const xcr_book *b = m->book;
     const xcr_account_result *r = &o->r;
+    const bool port = b->acct_mode[i] == XCR_MODE_PORTFOLIO && b->pm;
+    xcr_pm_detail *d = NULL;
+    if (port && xcr__pm_detail(m, NULL, i, &d) != XCR_OK)
+        return false;
     fputs(first ? "\n  {\"id\": \"" : ",\n  {\"id\": \"", f);
     fputs(b->acct_id[i], f);
     fprintf(f, "\", \"mode\": \"%s\", \"equity\": ",
@@ -218,12 +457,19 @@ static void write_json_account(FILE *f, const xcr_market *m, size_t i,
     put_num(f, o->shock_down);
     fputs(", \"up\": ", f);
     put_num(f, o->shock_up);
-    fputs("},\n   \"positions\": [", f);
+    fputs("}", f);
+    write_json_greeks(f, m, i, o, g);
+    if (d)
+        write_json_portfolio(f, b, d);
+    fputs(",\n   \"positions\": [", f);
     size_t np = b->pos_off[i + 1] - b->pos_off[i];
+    bool ok = true;
     if (np) {
         xcr_position_result pr[64];
         xcr_position_result *pp = np <= 64 ? pr : malloc(np * sizeof *pp);
         xcr_account_result tmp;
+        if (!pp)
+            ok = false;
         if (pp && xcr_margin_account(m, i, &tmp, pp, NULL) == XCR_OK) {
             for (size_t k = 0; k < np; k++) {
                 uint32_t p = b->pos_off[i] + (uint32_t)k;
@@ -233,17 +479,34 @@ static void write_json_account(FILE *f, const xcr_market *m, size_t i,
                 fputs(", \"notional\": ", f);
                 put_num(f, pp[k].notional);
                 fputs(", \"upnl\": ", f);
-                put_num(f, pp[k].upnl);
+                put_num(f, pp[k].upnl + 0.0);
                 fputs(", \"initial_margin\": ", f);
                 put_num(f, pp[k].initial_margin);
                 fputs(", \"maintenance_margin\": ", f);
                 put_num(f, pp[k].maintenance_margin);
-                fprintf(f, ", \"bracket\": %d", pp[k].bracket + 1);
+                if (!port)
+                    fprintf(f, ", \"bracket\": %d", pp[k].bracket + 1);
                 if (b->acct_mode[i] == XCR_MODE_ISOLATED) {
                     fputs(", \"isolated_margin\": ", f);
                     put_num(f, b->pos_iso[p]);
                     fprintf(f, ", \"status\": \"%s\"",
                             xcr_acct_status_name(pp[k].status));
+                }
+                if (d && d->model == XCR_PM_RISK_MATRIX) {
+                    const xcr_pm_position *q = &d->positions[k];
+                    fprintf(f, ", \"currency\": \"%s\", \"roll_shock\": ",
+                            b->assets[q->currency].symbol);
+                    put_num(f, q->roll_shock);
+                    fputs(", \"risk_vector\": ", f);
+                    put_vec(f, q->risk_vector, d->n_risk);
+                    fputs(", \"extended_vector\": ", f);
+                    put_vec(f, q->extended, d->n_extended);
+                } else if (d) {
+                    const xcr_pm_position *q = &d->positions[k];
+                    fputs(", \"span_array\": ", f);
+                    put_vec(f, q->span_array, 16);
+                    fputs(", \"composite_delta\": ", f);
+                    put_num(f, q->composite_delta + 0.0);
                 }
                 fputs("}", f);
             }
@@ -252,6 +515,8 @@ static void write_json_account(FILE *f, const xcr_market *m, size_t i,
             free(pp);
     }
     fputs("]}", f);
+    xcr_pm_detail_free(d);
+    return ok;
 }
 
 static void write_csv_header(FILE *f, const xcr_book *b, int liquidation)
@@ -355,17 +620,21 @@ xcr_status xcr_margin_report(const xcr_market *m,
     size_t na = b->n_assets ? b->n_assets : 1;
     size_t cap = total < CHUNK ? (total ? total : 1) : CHUNK;
     chunk c = {m, 0, 0, o->account >= 0 ? &single : NULL, NULL, NULL,
-               o->liquidation, na};
+               o->liquidation, na, o->format == XCR_OUT_JSON};
     c.acc = malloc(cap * sizeof *c.acc);
     c.liq = o->liquidation ? malloc(cap * na * sizeof *c.liq) : NULL;
-    if (!c.acc || (o->liquidation && !c.liq)) {
+    /* the writer's Greeks scratch (JSON) */
+    xcr_underlying_greeks *gw = malloc((na + 1) * sizeof *gw);
+    if (!c.acc || (o->liquidation && !c.liq) || !gw) {
         free(c.acc);
         free(c.liq);
+        free(gw);
         return xcr__fail(err, XCR_ENOMEM, "out of memory");
     }
     /* A cheap first pass finds non-finite results (ERANGE) before anything
      * is written: bad input must never leave partial output. */
     c.liquidation = 0;
+    c.json = 0;
     for (size_t start = 0; start < total; start += cap) {
         c.first = start;
         c.count = total - start < cap ? total - start : cap;
@@ -373,10 +642,12 @@ xcr_status xcr_margin_report(const xcr_market *m,
         if (s0 != XCR_OK) {
             free(c.acc);
             free(c.liq);
+            free(gw);
             return s0;
         }
     }
     c.liquidation = o->liquidation;
+    c.json = o->format == XCR_OUT_JSON;
     totals t = {0};
     if (o->format == XCR_OUT_JSON) {
         fputs("{\"as_of\": ", out);
@@ -405,9 +676,13 @@ xcr_status xcr_margin_report(const xcr_market *m,
             t.equity += ao->r.equity;
             t.collateral += ao->r.collateral;
             t.mm += ao->r.maintenance_margin;
-            if (o->format == XCR_OUT_JSON)
-                write_json_account(out, m, i, ao, c.liq, start + k == 0);
-            else if (o->format == XCR_OUT_CSV)
+            if (o->format == XCR_OUT_JSON) {
+                if (!write_json_account(out, m, i, ao, c.liq, start + k == 0,
+                                        gw)) {
+                    s = xcr__fail(err, XCR_ENOMEM, "out of memory");
+                    break;
+                }
+            } else if (o->format == XCR_OUT_CSV)
                 write_csv_account(out, b, i, ao, c.liq, o->liquidation);
             else
                 write_table_account(out, b, i, ao);
@@ -417,6 +692,7 @@ xcr_status xcr_margin_report(const xcr_market *m,
     }
     free(c.acc);
     free(c.liq);
+    free(gw);
     if (s != XCR_OK)
         return s;
     if (o->format == XCR_OUT_JSON) {
