@@ -16,6 +16,8 @@ int cmd_margin(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_stress(int argc, char **argv);
+int cmd_scenarios(int argc, char **argv);
 
 /* Print "xcr: <msg>" to stderr and return the exit status for a library
  * status: 2 for bad input, 1 for internal failures. */

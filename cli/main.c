@@ -14,6 +14,9 @@ static const struct {
     {"explain", cmd_explain, "a plain-language breakdown of one account"},
     {"demo", cmd_demo, "write a seeded synthetic exchange book"},
     {"convert", cmd_convert, "convert a book between JSON, CSV and SQLite"},
+    {"stress", cmd_stress,
+     "stress scenarios, grids, Monte Carlo VaR/ES, exposure report"},
+    {"scenarios", cmd_scenarios, "list the built-in stress scenarios"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,239 @@
+/* bench/stress: how fast is a Monte Carlo stress test of a large book?
+ *
+ * Builds a demo book of N accounts (xcr_demo_book), generates M correlated
+ * Monte Carlo scenarios (Student-t copula by default), then times
+ * xcr_stress_run — full revaluation of every account under every scenario
+ * plus the per-scenario reductions, per-account loss distributions (VaR/ES)
+ * and loss attribution by asset.  The baseline is measured in the same run:
+ * the first B scenarios on one thread; the timed run uses T threads on all
+ * M scenarios.  Both runs share scenario 0..B−1 (counter-based random
+ * numbers), so their per-scenario results must be bit-identical, which the
+ * bench checks.  One `key=value` line per measurement on stdout.
+ *
+ * Usage: stress [--accounts N] [--scenarios M] [--baseline-scenarios B]
+ *               [--threads T] [--positions P] [--dist normal|t] [--seed S]
+ */
+#include "xcr.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return -1;
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stress [--accounts N] [--scenarios M] "
+            "[--baseline-scenarios B]\n"
+            "              [--threads T] [--positions P] [--dist normal|t] "
+            "[--seed S]\n"
+            "  --accounts N            demo book size (default 100000)\n"
+            "  --scenarios M           Monte Carlo scenarios of the timed "
+            "run (default 10000)\n"
+            "  --baseline-scenarios B  scenarios of the 1-thread baseline "
+            "(default 1000)\n"
+            "  --threads T             threads of the timed run; 0 = all "
+            "cores (default 2)\n"
+            "  --positions P           mean positions per account (default "
+            "3)\n"
+            "  --dist normal|t         copula (default t, nu = 4)\n"
+            "  --seed S                book and scenario seed (default 1)\n");
+}
+
+static unsigned long long parse_uint(const char *opt, const char *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+    if (!v || *v == '\0' || *v == '-' || *end != '\0' || errno) {
+        fprintf(stderr, "stress: %s needs a non-negative integer\n", opt);
+        usage(stderr);
+        exit(2);
+    }
+    return x;
+}
+
+static int run(const xcr_market *m, const xcr_scenarios *s, int threads,
+               xcr_stress_result **r, double *secs)
+{
+    xcr_stress_opts o;
+    xcr_stress_opts_init(&o);
+    o.threads = threads;
+    xcr_error err = {0};
+    double t0 = now_s();
+    xcr_status st = xcr_stress_run(m, s, &o, r, &err);
+    *secs = now_s() - t0;
+    if (st != XCR_OK) {
+        fprintf(stderr, "stress: xcr_stress_run failed: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static xcr_scenarios *make_mc(const xcr_book *b, size_t n, uint64_t seed,
+                              xcr_mc_dist dist, double *secs)
+{
+    xcr_scenarios *s = NULL;
+    if (xcr_scenarios_new(b, &s) != XCR_OK)
+        return NULL;
+    xcr_mc_opts o;
+    memset(&o, 0, sizeof o);
+    o.n = n;
+    o.seed = seed;
+    o.dist = dist;
+    o.df = 4;
+    o.horizon_days = 1;
+    xcr_error err = {0};
+    double t0 = now_s();
+    if (xcr_scenarios_add_mc(s, &o, &err) != XCR_OK) {
+        fprintf(stderr, "stress: Monte Carlo failed: %s\n", err.msg);
+        xcr_scenarios_free(s);
+        return NULL;
+    }
+    *secs = now_s() - t0;
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    size_t accounts = 100000, scenarios = 10000, base_n = 1000;
+    int threads = 2;
+    double ppa = 3;
+    uint64_t seed = 1;
+    xcr_mc_dist dist = XCR_MC_T;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--accounts") == 0) {
+            accounts = (size_t)parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--scenarios") == 0) {
+            scenarios = (size_t)parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--baseline-scenarios") == 0) {
+            base_n = (size_t)parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--threads") == 0) {
+            threads = (int)parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--positions") == 0) {
+            ppa = (double)parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--seed") == 0) {
+            seed = parse_uint(a, v);
+            i++;
+        } else if (strcmp(a, "--dist") == 0 && v) {
+            if (strcmp(v, "t") == 0)
+                dist = XCR_MC_T;
+            else if (strcmp(v, "normal") == 0)
+                dist = XCR_MC_NORMAL;
+            else {
+                usage(stderr);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (scenarios == 0 || accounts == 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (base_n == 0 || base_n > scenarios)
+        base_n = scenarios;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads <= 0)
+        threads = cores > 0 ? (int)cores : 1;
+
+    xcr_demo_opts dopt = {accounts, seed, ppa};
+    xcr_book *b = NULL;
+    xcr_error err = {0};
+    double t0 = now_s();
+    if (xcr_demo_book(&dopt, NULL, &b, &err) != XCR_OK) {
+        fprintf(stderr, "stress: demo book failed: %s\n", err.msg);
+        return 1;
+    }
+    printf("build: accounts=%zu positions=%zu assets=%zu instruments=%zu "
+           "seed=%llu time_s=%.3f\n",
+           accounts, xcr_book_position_count(b), xcr_book_asset_count(b),
+           xcr_book_instrument_count(b), (unsigned long long)seed,
+           now_s() - t0);
+    xcr_market *m = NULL;
+    if (xcr_market_new(b, &m) != XCR_OK)
+        return 1;
+    double gen_base, gen_full;
+    xcr_scenarios *sb = make_mc(b, base_n, seed, dist, &gen_base);
+    xcr_scenarios *sf = make_mc(b, scenarios, seed, dist, &gen_full);
+    if (!sb || !sf)
+        return 1;
+    printf("scenarios: n=%zu copula=%s df=4 time_s=%.3f\n", scenarios,
+           dist == XCR_MC_T ? "t" : "normal", gen_full);
+
+    xcr_stress_result *rb = NULL, *rf = NULL;
+    double tb, tf;
+    if (run(m, sb, 1, &rb, &tb) != 0)
+        return 1;
+    double eb = (double)accounts * (double)base_n;
+    printf("stress_1thread: threads=1 scenarios=%zu evals=%.4g time_s=%.3f "
+           "evals_per_s=%.4g\n",
+           base_n, eb, tb, eb / tb);
+    fflush(stdout);
+    if (run(m, sf, threads, &rf, &tf) != 0)
+        return 1;
+    double ef = (double)accounts * (double)scenarios;
+    printf("stress_threads: threads=%d scenarios=%zu evals=%.4g time_s=%.3f "
+           "evals_per_s=%.4g\n",
+           threads, scenarios, ef, tf, ef / tf);
+    /* scenarios 0..B−1 are the same in both runs: identical outcomes */
+    int identical = 1;
+    for (size_t k = 0; k < base_n; k++) {
+        xcr_scenario_outcome x, y;
+        xcr_stress_outcome(rb, k, &x);
+        xcr_stress_outcome(rf, k, &y);
+        if (memcmp(&x.loss, &y.loss, sizeof x.loss) != 0 ||
+            memcmp(&x.shortfall, &y.shortfall, sizeof x.shortfall) != 0 ||
+            memcmp(x.by_status, y.by_status, sizeof x.by_status) != 0 ||
+            memcmp(&x.liquidatable_collateral, &y.liquidatable_collateral,
+                   sizeof(double)) != 0)
+            identical = 0;
+    }
+    printf("speedup: threads=%d evals_per_s_vs_1thread=%.2fx cores=%ld "
+           "identical=%s\n",
+           threads, (ef / tf) / (eb / tb), cores, identical ? "yes" : "no");
+    xcr_risk_stats loss, sf_st;
+    xcr_stress_book_stats(rf, XCR_METRIC_LOSS, &loss);
+    xcr_stress_book_stats(rf, XCR_METRIC_SHORTFALL, &sf_st);
+    printf("result: loss_var99=%.6g loss_es99=%.6g shortfall_mean=%.6g "
+           "shortfall_es99=%.6g\n",
+           loss.var[1], loss.es[1], sf_st.mean, sf_st.es[1]);
+    printf("memory: peak_rss_mib=%.1f\n", peak_rss_mib());
+    xcr_stress_result_free(rb);
+    xcr_stress_result_free(rf);
+    xcr_scenarios_free(sb);
+    xcr_scenarios_free(sf);
+    xcr_market_free(m);
+    xcr_book_free(b);
+    return identical ? 0 : 1;
+}

@@ -1,0 +1,708 @@
+/* The stress engine: every account under every scenario.
+ *
+ * 1. Scenario tables.  For each scenario the shocked prices, instrument
+ *    marks, implied vols and option values per contract are computed once
+ *    (marks move with their underlying's price, spec §2; options are
+ *    repriced with Black-76 at the shocked mark and the shocked vol, as
+ *    xcr_market_set_prices / xcr_market_set_vol_shift would).  A scenario is
+ *    then just a market view over these rows, fed to the one margin
+ *    evaluator (src/margin/eval.c) for every mode, portfolio included.
+ * 2. Chunks.  Accounts are cut into chunks whose size depends only on the
+ *    book (never on the thread count).  Threads take chunks from an atomic
+ *    counter; each chunk is evaluated scenario by scenario (its accounts
+ *    stay in cache), and owns its accounts' per-account statistics.
+ * 3. Reductions.  Book-wide totals per scenario are sums over chunks done
+ *    by whichever thread.  To make them independent of that, a chunk's
+ *    partial sum (a double, summed in account order) is added into 128-bit
+ *    fixed-point accumulators (2^-32 USD units): integer addition is
+ *    associative, so the totals are bit-identical for any thread count and
+ *    any scheduling.  Counts are integers anyway.
+ * The base state (equity and status before the move) is evaluated in the
+ * same pass. */
+#include "stress.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NOMEM(err) xcr__fail((err), XCR_ENOMEM, "out of memory")
+#define N_SUMS 4   /* loss, shortfall, liquidatable collateral, notional */
+#define N_CNT 5    /* four statuses + newly liquidatable                   */
+#define QUANT_AUTO_BYTES ((size_t)64 << 20)
+#define DETAIL_AUTO_CELLS ((size_t)1 << 21)
+
+void xcr_stress_opts_init(xcr_stress_opts *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->account_quantiles = -1;
+    o->asset_detail = -1;
+}
+
+typedef struct eng {
+    const xcr_market *m;
+    const xcr_book *b;
+    const xcr_scenarios *s;
+    xcr_stress_result *r;
+    size_t ns, nacc, na, ni;
+    double *price, *mark, *uv, *iv; /* scenario tables                   */
+    double *upnl0;                   /* per position, base market         */
+    size_t chunk, nchunks, max_pos;
+    bool quant, detail;
+    atomic_size_t next;
+    atomic_size_t done;
+} eng;
+
+typedef struct tstate {
+    eng *e;
+    xcr__ws ws;
+    bool ws_ok;
+    xcr_position_result *pos;
+    xcr__i128 *acc;     /* ns × N_SUMS                                  */
+    uint32_t *cnt;      /* ns × N_CNT                                   */
+    xcr__i128 *aloss;   /* ns × na (detail)                             */
+    xcr__i128 *aliq;
+    double *pl, *pq;    /* per-asset partials of one chunk and scenario */
+    double *buf;        /* chunk × ns losses (quantiles)                */
+    xcr_status st;
+    size_t bad_acct, bad_scen;
+    int main_thread;
+    xcr_progress_fn progress;
+    void *progress_ctx;
+} tstate;
+
+/* MARK: scenario tables ------------------------------------------------------------- */
+
+typedef struct tab_job {
+    eng *e;
+    size_t lo, hi;
+} tab_job;
+
+static void *tables_worker(void *arg)
+{
+    tab_job *j = arg;
+    eng *e = j->e;
+    const xcr_book *b = e->b;
+    const xcr_market *m = e->m;
+    const xcr_scenarios *s = e->s;
+    for (size_t k = j->lo; k < j->hi; k++) {
+        double *px = e->price + k * e->na;
+        for (size_t a = 0; a < e->na; a++)
+            px[a] = m->price[a] * (1.0 + s->moves[k * e->na + a]);
+        for (size_t i = 0; i < e->ni; i++) {
+            const xcr__inst *in = &b->insts[i];
+            /* as refresh_inst in market.c: marks move with the
+             * underlying's price (spec §2) */
+            double mk = in->mark * (px[in->und] / b->assets[in->und].price);
+            e->mark[k * e->ni + i] = mk;
+            double iv = m->iv[i];
+            if (e->iv) {
+                double sh = s->vol ? s->vol[k * e->na + in->und] : 0.0;
+                iv = in->type == XCR_OPTION ? m->iv[i] + sh : m->iv[i];
+                if (iv < 0)
+                    iv = 0;
+                e->iv[k * e->ni + i] = iv;
+            }
+            e->uv[k * e->ni + i] =
+                in->type == XCR_OPTION ? xcr__option_unit_value(b, in, mk, iv)
+                                       : 0.0;
+        }
+    }
+    return NULL;
+}
+
+static void run_tables(eng *e, int nt)
+{
+    tab_job jobs[256];
+    pthread_t tid[256];
+    bool started[256] = {false};
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (tab_job){e, e->ns * (size_t)t / (size_t)nt,
+                            e->ns * (size_t)(t + 1) / (size_t)nt};
+        if (t > 0)
+            started[t] =
+                pthread_create(&tid[t], NULL, tables_worker, &jobs[t]) == 0;
+    }
+    tables_worker(&jobs[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            tables_worker(&jobs[t]);
+    }
+}
+
+/* MARK: evaluation -------------------------------------------------------------------- */
+
+static bool finite_result(const xcr_account_result *r)
+{
+    return isfinite(r->equity) && isfinite(r->collateral) &&
+           isfinite(r->maintenance_margin);
+}
+
+static void note_bad(tstate *t, size_t acct, size_t scen)
+{
+    if (t->st != XCR_ERANGE || acct < t->bad_acct ||
+        (acct == t->bad_acct && scen < t->bad_scen)) {
+        t->st = XCR_ERANGE;
+        t->bad_acct = acct;
+        t->bad_scen = scen;
+    }
+}
+
+/* Position count of an account. */
+static inline uint32_t npos(const xcr_book *b, size_t a)
+{
+    return b->pos_off[a + 1] - b->pos_off[a];
+}
+
+static void run_chunk(tstate *t, size_t c)
+{
+    eng *e = t->e;
+    const xcr_book *b = e->b;
+    const xcr_market *m = e->m;
+    xcr_stress_result *r = e->r;
+    const size_t lo = c * e->chunk;
+    const size_t hi = lo + e->chunk < e->nacc ? lo + e->chunk : e->nacc;
+    const size_t ns = e->ns, na = e->na;
+    xcr_account_result res;
+
+    /* the base state */
+    for (size_t a = lo; a < hi; a++) {
+        xcr__eval_account(m, NULL, a, &t->ws, &res, t->pos, NULL);
+        if (!finite_result(&res))
+            note_bad(t, a, (size_t)-1);
+        r->eq0[a] = res.equity;
+        r->st0[a] = (uint8_t)res.status;
+        for (uint32_t j = 0; j < npos(b, a); j++)
+            e->upnl0[b->pos_off[a] + j] = t->pos[j].upnl;
+        r->n_liq[a] = r->n_bank[a] = 0;
+        r->sum_loss[a] = r->sum_short[a] = 0;
+        r->max_loss[a] = -INFINITY;
+        r->worst[a] = 0;
+    }
+
+    xcr_market view = *m;
+    for (size_t s = 0; s < ns; s++) {
+        view.price = e->price + s * na;
+        view.mark = e->mark + s * e->ni;
+        view.unit_value = e->uv + s * e->ni;
+        view.iv = e->iv ? e->iv + s * e->ni : m->iv;
+        const double *px = view.price;
+        double p_loss = 0, p_short = 0, p_lc = 0, p_ln = 0;
+        uint32_t cnt[N_CNT] = {0, 0, 0, 0, 0};
+        if (e->detail) {
+            memset(t->pl, 0, na * sizeof *t->pl);
+            memset(t->pq, 0, na * sizeof *t->pq);
+        }
+        for (size_t a = lo; a < hi; a++) {
+            xcr__eval_account(&view, NULL, a, &t->ws, &res, t->pos, NULL);
+            if (!finite_result(&res)) {
+                note_bad(t, a, s);
+                res.equity = r->eq0[a];
+                res.status = (xcr_acct_status)r->st0[a];
+            }
+            const double loss = r->eq0[a] - res.equity;
+            const double sf = res.equity < 0 ? -res.equity : 0.0;
+            p_loss += loss;
+            p_short += sf;
+            cnt[res.status]++;
+            const bool liq = res.status >= XCR_LIQUIDATABLE;
+            if (liq && r->st0[a] < XCR_LIQUIDATABLE)
+                cnt[4]++;
+            const uint32_t np = npos(b, a);
+            const uint32_t p0 = b->pos_off[a];
+            if (liq) {
+                /* what a liquidator would take and unwind */
+                double lc = 0, ln = 0;
+                if (b->acct_mode[a] == XCR_MODE_ISOLATED) {
+                    for (uint32_t j = 0; j < np; j++)
+                        if (t->pos[j].status >= XCR_LIQUIDATABLE) {
+                            double mg = b->pos_iso[p0 + j] + t->pos[j].upnl;
+                            lc += mg > 0 ? mg : 0;
+                            ln += t->pos[j].notional;
+                        }
+                } else {
+                    for (size_t k = 0; k < t->ws.n_kept; k++) {
+                        const uint32_t as = t->ws.kept_asset[k];
+                        const double v = t->ws.kept_net[k] * px[as];
+                        if (v > 0) {
+                            lc += v;
+                            if (e->detail)
+                                t->pq[as] += v;
+                        } else {
+                            ln -= v;
+                        }
+                    }
+                    for (uint32_t j = 0; j < np; j++)
+                        ln += t->pos[j].notional;
+                }
+                p_lc += lc;
+                p_ln += ln;
+            }
+            if (e->detail) {
+                /* loss by asset: balances to their asset, positions to
+                 * their underlying; sums to the account's loss */
+                for (uint32_t k = b->bal_off[a]; k < b->bal_off[a + 1]; k++) {
+                    const uint32_t as = b->bal_asset[k];
+                    t->pl[as] += b->bal_amt[k] * (m->price[as] - px[as]);
+                }
+                for (uint32_t j = 0; j < np; j++)
+                    t->pl[b->insts[b->pos_inst[p0 + j]].und] +=
+                        e->upnl0[p0 + j] - t->pos[j].upnl;
+            }
+            /* per account, in scenario order */
+            r->sum_loss[a] += loss;
+            r->sum_short[a] += sf;
+            if (liq)
+                r->n_liq[a]++;
+            if (res.status == XCR_BANKRUPT)
+                r->n_bank[a]++;
+            if (loss > r->max_loss[a]) {
+                r->max_loss[a] = loss;
+                r->worst[a] = (uint32_t)s;
+            }
+            if (e->quant)
+                t->buf[(a - lo) * ns + s] = loss;
+            if (r->eq1) {
+                r->eq1[a] = res.equity;
+                r->st1[a] = (uint8_t)res.status;
+            }
+        }
+        xcr__i128 *acc = t->acc + s * N_SUMS;
+        bool ok = true;
+        ok = xcr__fix_add(&acc[0], p_loss) && ok;
+        ok = xcr__fix_add(&acc[1], p_short) && ok;
+        ok = xcr__fix_add(&acc[2], p_lc) && ok;
+        ok = xcr__fix_add(&acc[3], p_ln) && ok;
+        if (e->detail)
+            for (size_t as = 0; as < na; as++) {
+                ok = xcr__fix_add(&t->aloss[s * na + as], t->pl[as]) && ok;
+                ok = xcr__fix_add(&t->aliq[s * na + as], t->pq[as]) && ok;
+            }
+        if (!ok)
+            note_bad(t, lo, s);
+        for (int k = 0; k < N_CNT; k++)
+            t->cnt[s * N_CNT + (size_t)k] += cnt[k];
+    }
+    if (e->quant)
+        for (size_t a = lo; a < hi; a++)
+            xcr__var_es3(t->buf + (a - lo) * ns, ns,
+                         r->acc_var + a * XCR_STRESS_LEVELS,
+                         r->acc_es + a * XCR_STRESS_LEVELS);
+    atomic_fetch_add(&e->done, (hi - lo) * ns);
+}
+
+static void *chunk_worker(void *arg)
+{
+    tstate *t = arg;
+    eng *e = t->e;
+    for (;;) {
+        size_t c = atomic_fetch_add(&e->next, 1);
+        if (c >= e->nchunks)
+            break;
+        run_chunk(t, c);
+        if (t->main_thread && t->progress)
+            t->progress(t->progress_ctx, atomic_load(&e->done),
+                        e->ns * e->nacc);
+    }
+    return NULL;
+}
+
+/* MARK: entry point ------------------------------------------------------------------- */
+
+void xcr_stress_result_free(xcr_stress_result *r)
+{
+    if (!r)
+        return;
+    free(r->loss);
+    free(r->shortfall);
+    free(r->liq_coll);
+    free(r->liq_notional);
+    free(r->status_count);
+    free(r->asset_loss);
+    free(r->asset_liq);
+    free(r->eq0);
+    free(r->st0);
+    free(r->n_liq);
+    free(r->n_bank);
+    free(r->worst);
+    free(r->sum_loss);
+    free(r->sum_short);
+    free(r->max_loss);
+    free(r->acc_var);
+    free(r->acc_es);
+    free(r->eq1);
+    free(r->st1);
+    free(r);
+}
+
+static void free_tstate(tstate *t, const xcr_book *b)
+{
+    if (t->ws_ok)
+        xcr__ws_free(&t->ws, b);
+    free(t->pos);
+    free(t->acc);
+    free(t->cnt);
+    free(t->aloss);
+    free(t->aliq);
+    free(t->pl);
+    free(t->pq);
+    free(t->buf);
+}
+
+static bool init_tstate(tstate *t, eng *e)
+{
+    memset(t, 0, sizeof *t);
+    t->e = e;
+    if (xcr__ws_init(&t->ws, e->b) != XCR_OK)
+        return false;
+    t->ws_ok = true;
+    t->ws.keep_net = true;
+    size_t na = e->na ? e->na : 1;
+    t->pos = malloc((e->max_pos ? e->max_pos : 1) * sizeof *t->pos);
+    t->acc = calloc(e->ns * N_SUMS, sizeof *t->acc);
+    t->cnt = calloc(e->ns * N_CNT, sizeof *t->cnt);
+    if (!t->pos || !t->acc || !t->cnt)
+        return false;
+    if (e->detail) {
+        t->aloss = calloc(e->ns * na, sizeof *t->aloss);
+        t->aliq = calloc(e->ns * na, sizeof *t->aliq);
+        t->pl = calloc(na, sizeof *t->pl);
+        t->pq = calloc(na, sizeof *t->pq);
+        if (!t->aloss || !t->aliq || !t->pl || !t->pq)
+            return false;
+    }
+    if (e->quant) {
+        t->buf = malloc(e->chunk * e->ns * sizeof *t->buf);
+        if (!t->buf)
+            return false;
+    }
+    return true;
+}
+
+static size_t pow2_floor(size_t x)
+{
+    size_t p = 1;
+    while (p * 2 <= x)
+        p *= 2;
+    return p;
+}
+
+xcr_status xcr_stress_run(const xcr_market *m, const xcr_scenarios *s,
+                          const xcr_stress_opts *o, xcr_stress_result **out,
+                          xcr_error *err)
+{
+    if (!m || !s || !out)
+        return xcr__fail(err, XCR_EINVAL, "market, scenarios and output are "
+                                          "required");
+    if (m->book != s->book)
+        return xcr__fail(err, XCR_EINVAL,
+                         "the scenarios were resolved against another book");
+    if (s->n == 0)
+        return xcr__fail(err, XCR_EINVAL, "no scenarios to run");
+    xcr_stress_opts dflt;
+    xcr_stress_opts_init(&dflt);
+    if (!o)
+        o = &dflt;
+    const xcr_book *b = m->book;
+    eng e;
+    memset(&e, 0, sizeof e);
+    e.m = m;
+    e.b = b;
+    e.s = s;
+    e.ns = s->n;
+    e.nacc = b->n_accts;
+    e.na = b->n_assets;
+    e.ni = b->n_insts;
+    atomic_init(&e.next, 0);
+    atomic_init(&e.done, 0);
+    /* The chunk size depends on the book only, never on threads. */
+    size_t ch = pow2_floor(e.nacc / 64 ? e.nacc / 64 : 1);
+    e.chunk = ch < 16 ? 16 : ch > 256 ? 256 : ch;
+    e.nchunks = (e.nacc + e.chunk - 1) / e.chunk;
+    for (size_t a = 0; a < e.nacc; a++)
+        if (npos(b, a) > e.max_pos)
+            e.max_pos = npos(b, a);
+    size_t na1 = e.na ? e.na : 1;
+    e.quant = o->account_quantiles > 0 ||
+              (o->account_quantiles < 0 &&
+               e.ns <= QUANT_AUTO_BYTES / (e.chunk * sizeof(double)));
+    e.detail = o->asset_detail > 0 ||
+               (o->asset_detail < 0 && e.ns <= DETAIL_AUTO_CELLS / na1);
+
+    xcr_stress_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return NOMEM(err);
+    r->m = m;
+    r->s = s;
+    r->n_scen = e.ns;
+    r->n_acc = e.nacc;
+    r->na = e.na;
+    e.r = r;
+    size_t nacc1 = e.nacc ? e.nacc : 1;
+    size_t ni1 = e.ni ? e.ni : 1;
+    xcr_status st = XCR_OK;
+    r->loss = calloc(e.ns, sizeof(double));
+    r->shortfall = calloc(e.ns, sizeof(double));
+    r->liq_coll = calloc(e.ns, sizeof(double));
+    r->liq_notional = calloc(e.ns, sizeof(double));
+    r->status_count = calloc(e.ns * N_CNT, sizeof(uint32_t));
+    r->eq0 = malloc(nacc1 * sizeof(double));
+    r->st0 = malloc(nacc1);
+    r->n_liq = malloc(nacc1 * sizeof(uint32_t));
+    r->n_bank = malloc(nacc1 * sizeof(uint32_t));
+    r->worst = malloc(nacc1 * sizeof(uint32_t));
+    r->sum_loss = malloc(nacc1 * sizeof(double));
+    r->sum_short = malloc(nacc1 * sizeof(double));
+    r->max_loss = malloc(nacc1 * sizeof(double));
+    e.price = malloc(e.ns * na1 * sizeof(double));
+    e.mark = malloc(e.ns * ni1 * sizeof(double));
+    e.uv = malloc(e.ns * ni1 * sizeof(double));
+    e.upnl0 = malloc((b->n_pos ? b->n_pos : 1) * sizeof(double));
+    bool oom = !r->loss || !r->shortfall || !r->liq_coll ||
+               !r->liq_notional || !r->status_count || !r->eq0 || !r->st0 ||
+               !r->n_liq || !r->n_bank || !r->worst || !r->sum_loss ||
+               !r->sum_short || !r->max_loss || !e.price || !e.mark ||
+               !e.uv || !e.upnl0;
+    if (s->vol) {
+        e.iv = malloc(e.ns * ni1 * sizeof(double));
+        oom = oom || !e.iv;
+    }
+    if (e.detail) {
+        r->asset_loss = calloc(e.ns * na1, sizeof(double));
+        r->asset_liq = calloc(e.ns * na1, sizeof(double));
+        oom = oom || !r->asset_loss || !r->asset_liq;
+    }
+    if (e.quant) {
+        r->acc_var = malloc(nacc1 * XCR_STRESS_LEVELS * sizeof(double));
+        r->acc_es = malloc(nacc1 * XCR_STRESS_LEVELS * sizeof(double));
+        oom = oom || !r->acc_var || !r->acc_es;
+    }
+    if (e.ns == 1) {
+        r->eq1 = malloc(nacc1 * sizeof(double));
+        r->st1 = malloc(nacc1);
+        oom = oom || !r->eq1 || !r->st1;
+    }
+    if (oom) {
+        st = NOMEM(err);
+        goto done;
+    }
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int nt = o->threads > 0 ? o->threads : (ncpu > 0 ? (int)ncpu : 1);
+    if (nt > 256)
+        nt = 256;
+    int nt_tab = nt;
+    if ((size_t)nt_tab > e.ns)
+        nt_tab = (int)e.ns;
+    run_tables(&e, nt_tab < 1 ? 1 : nt_tab);
+    if ((size_t)nt > e.nchunks)
+        nt = e.nchunks ? (int)e.nchunks : 1;
+
+    tstate *ts = calloc((size_t)nt, sizeof *ts);
+    pthread_t *tid = calloc((size_t)nt, sizeof *tid);
+    bool *started = calloc((size_t)nt, sizeof *started);
+    if (!ts || !tid || !started) {
+        free(ts);
+        free(tid);
+        free(started);
+        st = NOMEM(err);
+        goto done;
+    }
+    bool init_ok = true;
+    for (int t = 0; t < nt && init_ok; t++) {
+        if (!init_tstate(&ts[t], &e))
+            init_ok = false;
+        ts[t].st = XCR_OK;
+    }
+    if (init_ok) {
+        ts[0].main_thread = 1;
+        ts[0].progress = o->progress;
+        ts[0].progress_ctx = o->progress_ctx;
+        for (int t = 1; t < nt; t++)
+            started[t] =
+                pthread_create(&tid[t], NULL, chunk_worker, &ts[t]) == 0;
+        chunk_worker(&ts[0]);
+        for (int t = 1; t < nt; t++)
+            if (started[t])
+                pthread_join(tid[t], NULL);
+        /* chunks of threads that could not start were taken by others */
+    }
+    if (!init_ok) {
+        st = NOMEM(err);
+    } else {
+        size_t bad_acct = (size_t)-1, bad_scen = (size_t)-1;
+        for (int t = 0; t < nt; t++)
+            if (ts[t].st == XCR_ERANGE &&
+                (ts[t].bad_acct < bad_acct ||
+                 (ts[t].bad_acct == bad_acct && ts[t].bad_scen < bad_scen))) {
+                bad_acct = ts[t].bad_acct;
+                bad_scen = ts[t].bad_scen;
+            }
+        if (bad_acct != (size_t)-1) {
+            if (bad_scen == (size_t)-1)
+                st = xcr__fail(err, XCR_ERANGE,
+                               "account \"%s\": margin is not a finite "
+                               "number (sizes, balances or prices too large)",
+                               b->acct_id[bad_acct]);
+            else
+                st = xcr__fail(err, XCR_ERANGE,
+                               "account \"%s\" under scenario %s: margin is "
+                               "not a finite number",
+                               b->acct_id[bad_acct],
+                               xcr_scenarios_name(s, bad_scen));
+        }
+    }
+    if (st == XCR_OK) {
+        /* integer reductions: the order does not matter */
+        for (size_t k = 0; k < e.ns; k++) {
+            xcr__i128 sum[N_SUMS] = {0, 0, 0, 0};
+            for (int t = 0; t < nt; t++) {
+                for (int q = 0; q < N_SUMS; q++)
+                    sum[q] += ts[t].acc[k * N_SUMS + (size_t)q];
+                for (int q = 0; q < N_CNT; q++)
+                    r->status_count[k * N_CNT + (size_t)q] +=
+                        ts[t].cnt[k * N_CNT + (size_t)q];
+            }
+            r->loss[k] = xcr__fix_get(sum[0]);
+            r->shortfall[k] = xcr__fix_get(sum[1]);
+            r->liq_coll[k] = xcr__fix_get(sum[2]);
+            r->liq_notional[k] = xcr__fix_get(sum[3]);
+            if (e.detail)
+                for (size_t a = 0; a < e.na; a++) {
+                    xcr__i128 l = 0, q = 0;
+                    for (int t = 0; t < nt; t++) {
+                        l += ts[t].aloss[k * e.na + a];
+                        q += ts[t].aliq[k * e.na + a];
+                    }
+                    r->asset_loss[k * e.na + a] = xcr__fix_get(l);
+                    r->asset_liq[k * e.na + a] = xcr__fix_get(q);
+                }
+        }
+        if (o->progress)
+            o->progress(o->progress_ctx, e.ns * e.nacc, e.ns * e.nacc);
+    }
+    for (int t = 0; t < nt; t++)
+        free_tstate(&ts[t], b);
+    free(ts);
+    free(tid);
+    free(started);
+done:
+    free(e.price);
+    free(e.mark);
+    free(e.uv);
+    free(e.iv);
+    free(e.upnl0);
+    if (st != XCR_OK) {
+        xcr_stress_result_free(r);
+        return st;
+    }
+    *out = r;
+    return XCR_OK;
+}
+
+/* MARK: accessors ------------------------------------------------------------------------ */
+
+xcr_status xcr_stress_outcome(const xcr_stress_result *r, size_t scenario,
+                              xcr_scenario_outcome *out)
+{
+    if (!r || !out || scenario >= r->n_scen)
+        return XCR_EINVAL;
+    out->loss = r->loss[scenario];
+    out->shortfall = r->shortfall[scenario];
+    for (int k = 0; k < 4; k++)
+        out->by_status[k] = r->status_count[scenario * N_CNT + (size_t)k];
+    out->newly_liquidatable = r->status_count[scenario * N_CNT + 4];
+    out->liquidatable_collateral = r->liq_coll[scenario];
+    out->liquidatable_notional = r->liq_notional[scenario];
+    return XCR_OK;
+}
+
+const double *xcr_stress_loss_by_asset(const xcr_stress_result *r,
+                                       size_t scenario)
+{
+    if (!r || !r->asset_loss || scenario >= r->n_scen)
+        return NULL;
+    return r->asset_loss + scenario * r->na;
+}
+
+const double *xcr_stress_liq_collateral_by_asset(const xcr_stress_result *r,
+                                                 size_t scenario)
+{
+    if (!r || !r->asset_liq || scenario >= r->n_scen)
+        return NULL;
+    return r->asset_liq + scenario * r->na;
+}
+
+xcr_status xcr_stress_book_stats(const xcr_stress_result *r,
+                                 xcr_stress_metric metric,
+                                 xcr_risk_stats *out)
+{
+    if (!r || !out)
+        return XCR_EINVAL;
+    size_t n = r->n_scen;
+    double *x = malloc(n * sizeof *x);
+    if (!x)
+        return XCR_ENOMEM;
+    for (size_t k = 0; k < n; k++) {
+        switch (metric) {
+        case XCR_METRIC_LOSS:
+            x[k] = r->loss[k];
+            break;
+        case XCR_METRIC_SHORTFALL:
+            x[k] = r->shortfall[k];
+            break;
+        case XCR_METRIC_LIQ_COLLATERAL:
+            x[k] = r->liq_coll[k];
+            break;
+        default:
+            x[k] = (double)(r->status_count[k * N_CNT + XCR_LIQUIDATABLE] +
+                            r->status_count[k * N_CNT + XCR_BANKRUPT]);
+            break;
+        }
+    }
+    double sum = 0, mn = INFINITY, mx = -INFINITY;
+    for (size_t k = 0; k < n; k++) {
+        sum += x[k];
+        mn = x[k] < mn ? x[k] : mn;
+        mx = x[k] > mx ? x[k] : mx;
+    }
+    double mean = sum / (double)n, ss = 0;
+    for (size_t k = 0; k < n; k++)
+        ss += (x[k] - mean) * (x[k] - mean);
+    out->mean = mean;
+    out->stdev = n > 1 ? sqrt(ss / (double)(n - 1)) : 0;
+    out->min = mn;
+    out->max = mx;
+    xcr__var_es3(x, n, out->var, out->es);
+    free(x);
+    return XCR_OK;
+}
+
+xcr_status xcr_stress_account(const xcr_stress_result *r, size_t account,
+                              xcr_account_stress *out)
+{
+    if (!r || !out || account >= r->n_acc)
+        return XCR_EINVAL;
+    double n = (double)r->n_scen;
+    out->p_liquidatable = r->n_liq[account] / n;
+    out->p_bankrupt = r->n_bank[account] / n;
+    out->mean_loss = r->sum_loss[account] / n;
+    out->mean_shortfall = r->sum_short[account] / n;
+    out->max_loss = r->max_loss[account];
+    out->worst_scenario = r->worst[account];
+    for (int l = 0; l < XCR_STRESS_LEVELS; l++) {
+        out->var[l] = r->acc_var ? r->acc_var[account * 3 + (size_t)l] : NAN;
+        out->es[l] = r->acc_es ? r->acc_es[account * 3 + (size_t)l] : NAN;
+    }
+    out->equity_before = r->eq0[account];
+    out->status_before = (xcr_acct_status)r->st0[account];
+    out->equity_after = r->eq1 ? r->eq1[account] : NAN;
+    out->status_after =
+        r->st1 ? (xcr_acct_status)r->st1[account] : XCR_HEALTHY;
+    return XCR_OK;
+}

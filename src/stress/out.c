@@ -1,0 +1,110 @@
+/* Small output helpers shared by the stress writers. */
+#include "stress.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void xcr__put_num(FILE *f, double v)
+{
+    char buf[40];
+    if (!isfinite(v)) {
+        fputs("null", f);
+        return;
+    }
+    if (v == 0)
+        v = 0; /* no "-0" */
+    xcr__fmt_double(v, buf, sizeof buf);
+    fputs(buf, f);
+}
+
+void xcr__put_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+void xcr__put_csv_num(FILE *f, double v)
+{
+    char buf[40];
+    if (!isfinite(v))
+        return;
+    if (v == 0)
+        v = 0;
+    xcr__fmt_double(v, buf, sizeof buf);
+    fputs(buf, f);
+}
+
+void xcr__put_csv_str(FILE *f, const char *s)
+{
+    if (!s)
+        return;
+    bool q = strpbrk(s, ",\"\r\n") != NULL || s[0] == ' ' ||
+             (s[0] && s[strlen(s) - 1] == ' ');
+    if (!q) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            fputc('"', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void xcr__fmt_money(double v, char *buf, size_t n)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, n, "%s", isnan(v) ? "-" : v > 0 ? "inf" : "-inf");
+        return;
+    }
+    char raw[64];
+    snprintf(raw, sizeof raw, "%.2f", fabs(v));
+    char *dot = strchr(raw, '.');
+    size_t ilen = dot ? (size_t)(dot - raw) : strlen(raw);
+    size_t o = 0;
+    if (v < 0 && strcmp(raw, "0.00") != 0 && o + 1 < n)
+        buf[o++] = '-';
+    for (size_t i = 0; i < ilen && o + 2 < n; i++) {
+        buf[o++] = raw[i];
+        size_t left = ilen - i - 1;
+        if (left && left % 3 == 0)
+            buf[o++] = ',';
+    }
+    for (const char *p = dot; p && *p && o + 1 < n; p++)
+        buf[o++] = *p;
+    buf[o] = '\0';
+}
+
+void xcr__fmt_pct(double v, char *buf, size_t n)
+{
+    if (!isfinite(v))
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%+.1f %%", 100 * v + 0.0);
+}
