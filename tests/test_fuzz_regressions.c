@@ -21,6 +21,12 @@
 #define LLVMFuzzerTestOneInput fuzz_csv_reader_one
 #include "../fuzz/fuzz_csv_reader.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_scenario_file_one
+#include "../fuzz/fuzz_scenario_file.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_corr_history_one
+#include "../fuzz/fuzz_corr_history.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness_fn)(const uint8_t *, size_t);
 
@@ -64,3 +70,5 @@ REPLAY(book_json, 3)
 REPLAY(csv_book, 2)
 REPLAY(sqlite_book, 1)
 REPLAY(csv_reader, 2)
+REPLAY(scenario_file, 4)
+REPLAY(corr_history, 3)
