@@ -72,6 +72,13 @@ bool xcr__parse_iso8601(const char *s, double *out_seconds);
 
 #define XCR__SECONDS_PER_YEAR (365.0 * 86400.0) /* ACT/365, spec "General" */
 
+/* MARK: files ------------------------------------------------------------------ */
+
+/* Read a whole file (at most max_bytes) into a NUL-terminated buffer from
+ * libc malloc (caller frees).  Errors name the path. */
+xcr_status xcr__read_file(const char *path, size_t max_bytes, char **out,
+                          size_t *out_len, xcr_error *err);
+
 /* MARK: numbers ---------------------------------------------------------------- */
 
 /* Shortest "%.{15,16,17}g" text that reads back to the same double. */

@@ -449,52 +449,13 @@ done:
     return st;
 }
 
-static char *read_text(const char *path, xcr_error *err, xcr_status *st)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *st = xcr__fail(err, XCR_EIO, "%s: cannot open", path);
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += k;
-        if (len > ((size_t)1 << 28)) {
-            free(buf);
-            fclose(f);
-            *st = xcr__fail(err, XCR_EINVAL, "%s: too large", path);
-            return NULL;
-        }
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf) {
-        *st = NOMEM(err);
-        return NULL;
-    }
-    buf[len] = '\0';
-    *st = XCR_OK;
-    return buf;
-}
-
 xcr_status xcr_corr_load(const char *path, xcr_corr **out, xcr_error *err)
 {
     if (!path || !out)
         return xcr__fail(err, XCR_EINVAL, "path and output are required");
-    xcr_status st;
-    char *text = read_text(path, err, &st);
-    if (!text)
+    char *text = NULL;
+    xcr_status st = xcr__read_file(path, (size_t)256 << 20, &text, NULL, err);
+    if (st != XCR_OK)
         return st;
     const char *p = text;
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')

@@ -705,39 +705,11 @@ xcr_status xcr_scenarios_load_file(xcr_scenarios *s, const char *path,
     if (!s || !path)
         return xcr__fail(err, XCR_EINVAL, "scenario set and path are "
                                           "required");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return xcr__fail(err, XCR_EIO, "%s: cannot open", path);
-    size_t cap = 4096, len = 0, k;
-    char *buf = malloc(cap);
-    while (buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += k;
-        if (len > ((size_t)256 << 20)) {
-            free(buf);
-            fclose(f);
-            return xcr__fail(err, XCR_EINVAL, "%s: larger than 256 MiB",
-                             path);
-        }
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    bool rerr = ferror(f) != 0;
-    fclose(f);
-    if (!buf)
-        return NOMEM(err);
-    if (rerr) {
-        free(buf);
-        return xcr__fail(err, XCR_EIO, "%s: read error", path);
-    }
-    buf[len] = '\0';
+    char *buf = NULL;
+    size_t len = 0;
+    xcr_status rs = xcr__read_file(path, (size_t)256 << 20, &buf, &len, err);
+    if (rs != XCR_OK)
+        return rs;
     /* a CSV by its name, or by content when the name says nothing */
     bool csv = ends_with_ci(path, ".csv");
     if (!csv && !ends_with_ci(path, ".json")) {
