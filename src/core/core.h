@@ -81,6 +81,9 @@ xcr_status xcr__read_file(const char *path, size_t max_bytes, char **out,
 
 /* MARK: numbers ---------------------------------------------------------------- */
 
+/* Money for humans: "-12,345.67" (two decimals, thousands separators). */
+void xcr__fmt_money(double v, char *buf, size_t n);
+
 /* Shortest "%.{15,16,17}g" text that reads back to the same double. */
 void xcr__fmt_double(double v, char *buf, size_t n);
 

@@ -51,23 +51,10 @@ static void put(tb *t, const char *fmt, ...)
 /* "12,345.67" */
 static const char *money(double v, char *buf, size_t n)
 {
-    if (!isfinite(v)) {
+    if (!isfinite(v))
         snprintf(buf, n, "%s", isnan(v) ? "n/a" : v > 0 ? "∞" : "-∞");
-        return buf;
-    }
-    char raw[64];
-    snprintf(raw, sizeof raw, "%.2f", fabs(v));
-    char *dot = strchr(raw, '.');
-    size_t ilen = (size_t)(dot - raw), o = 0;
-    if (v < 0)
-        buf[o++] = '-';
-    for (size_t i = 0; i < ilen && o + 4 < n; i++) {
-        buf[o++] = raw[i];
-        size_t left = ilen - i - 1;
-        if (left && left % 3 == 0)
-            buf[o++] = ',';
-    }
-    snprintf(buf + o, n - o, "%s", dot);
+    else
+        xcr__fmt_money(v, buf, n);
     return buf;
 }
 

@@ -168,31 +168,6 @@ static void put_csv_num(FILE *f, double v)
     fputs(buf, f);
 }
 
-/* Thousands-grouped fixed-point text for the table. */
-static void fmt_money(double v, char *buf, size_t n)
-{
-    if (!isfinite(v)) {
-        snprintf(buf, n, "%s", v > 0 ? "inf" : isnan(v) ? "-" : "-inf");
-        return;
-    }
-    char raw[64];
-    snprintf(raw, sizeof raw, "%.2f", fabs(v));
-    char *dot = strchr(raw, '.');
-    size_t ilen = dot ? (size_t)(dot - raw) : strlen(raw);
-    size_t o = 0;
-    if (v < 0 && o + 1 < n)
-        buf[o++] = '-';
-    for (size_t i = 0; i < ilen && o + 2 < n; i++) {
-        buf[o++] = raw[i];
-        size_t left = ilen - i - 1;
-        if (left && left % 3 == 0)
-            buf[o++] = ',';
-    }
-    for (const char *p = dot; p && *p && o + 1 < n; p++)
-        buf[o++] = *p;
-    buf[o] = '\0';
-}
-
 /* MARK: writers ---------------------------------------------------------------------- */
 
 typedef struct totals {
@@ -583,10 +558,10 @@ static void write_table_account(FILE *f, const xcr_book *b, size_t i,
                                 const acct_out *o)
 {
     char eq[40], co[40], mm[40], im[40], h[24], sh[24];
-    fmt_money(o->r.equity, eq, sizeof eq);
-    fmt_money(o->r.collateral, co, sizeof co);
-    fmt_money(o->r.maintenance_margin, mm, sizeof mm);
-    fmt_money(o->r.initial_margin, im, sizeof im);
+    xcr__fmt_money(o->r.equity, eq, sizeof eq);
+    xcr__fmt_money(o->r.collateral, co, sizeof co);
+    xcr__fmt_money(o->r.maintenance_margin, mm, sizeof mm);
+    xcr__fmt_money(o->r.initial_margin, im, sizeof im);
     if (isfinite(o->r.health))
         snprintf(h, sizeof h, "%.3f", o->r.health);
     else
@@ -710,9 +685,9 @@ xcr_status xcr_margin_report(const xcr_market *m,
         fputs("}}\n", out);
     } else if (o->format == XCR_OUT_TABLE) {
         char eq[40], co[40], mm[40];
-        fmt_money(t.equity, eq, sizeof eq);
-        fmt_money(t.collateral, co, sizeof co);
-        fmt_money(t.mm, mm, sizeof mm);
+        xcr__fmt_money(t.equity, eq, sizeof eq);
+        xcr__fmt_money(t.collateral, co, sizeof co);
+        xcr__fmt_money(t.mm, mm, sizeof mm);
         fprintf(out,
                 "\n%zu accounts: %zu healthy, %zu margin_call, %zu "
                 "liquidatable, %zu bankrupt\nequity %s  collateral %s  "

@@ -195,8 +195,6 @@ void xcr__put_str(FILE *f, const char *s);
 /* CSV number (empty when not finite) and field (quoted when needed). */
 void xcr__put_csv_num(FILE *f, double v);
 void xcr__put_csv_str(FILE *f, const char *s);
-/* "12,345,678.90" */
-void xcr__fmt_money(double v, char *buf, size_t n);
 /* "-44.6 %" */
 void xcr__fmt_pct(double v, char *buf, size_t n);
 
