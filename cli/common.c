@@ -19,6 +19,7 @@ int cli_report(const xcr_error *err, xcr_status s)
     case XCR_EREF:
     case XCR_EDUP:
     case XCR_ERANGE:
+    case XCR_ENOTPD:
     case XCR_EIO:
     case XCR_EDB:
     case XCR_ENOTFOUND:

@@ -50,6 +50,7 @@ XCR_API const char *xcr_version_string(void);
     X(EREF, "unknown reference")                                            \
     X(EDUP, "duplicate identifier")                                         \
     X(ERANGE, "result out of range")                                        \
+    X(ENOTPD, "matrix is not positive definite")                            \
     X(EIO, "input/output error")                                            \
     X(EDB, "database error")                                                \
     X(ENOTFOUND, "not found")                                               \

@@ -496,7 +496,7 @@ Test(linalg, cholesky_mc_chol_1)
     /* not positive definite: the error names the minor */
     const double bad[9] = {1, .9, -.9, .9, 1, .9, -.9, .9, 1};
     size_t k = 99;
-    cr_assert_eq(xcr_cholesky(3, bad, l, &k, &err), XCR_EINVAL);
+    cr_assert_eq(xcr_cholesky(3, bad, l, &k, &err), XCR_ENOTPD);
     cr_assert_eq(k, 2);
     cr_assert(strstr(err.msg, "not positive definite") &&
                   strstr(err.msg, "order 3"),
@@ -833,7 +833,7 @@ Test(montecarlo, not_positive_definite_and_repair)
     memset(&o, 0, sizeof o);
     o.n = 10;
     xcr_error err = {0};
-    cr_assert_eq(xcr_scenarios_add_mc(s, &o, &err), XCR_EINVAL);
+    cr_assert_eq(xcr_scenarios_add_mc(s, &o, &err), XCR_ENOTPD);
     cr_assert(strstr(err.msg, "$.settings.correlation") &&
                   strstr(err.msg, "not positive definite") &&
                   strstr(err.msg, "order 3"),

@@ -487,7 +487,7 @@ xcr_status xcr_cholesky(size_t n, const double *a, double *l,
     if (info > 0) {
         if (bad_index)
             *bad_index = (size_t)(info - 1);
-        return xcr__fail(err, XCR_EINVAL,
+        return xcr__fail(err, XCR_ENOTPD,
                          "matrix is not positive definite (the leading "
                          "minor of order %d is not positive)",
                          (int)info);

@@ -192,7 +192,7 @@ xcr_status xcr_scenarios_add_mc(xcr_scenarios *s, const xcr_mc_opts *o,
                 if (w > 0)
                     off += (size_t)w;
             }
-            st = xcr__fail(err, XCR_EINVAL,
+            st = xcr__fail(err, XCR_ENOTPD,
                            "%s: the correlation matrix of %s is not positive "
                            "definite (its leading minor of order %zu, ending "
                            "at %s, is not positive); repair it to the "
