@@ -361,7 +361,9 @@ typedef struct xcr_liq_price {
 } xcr_liq_price;
 
 /** Assets (non-stable) whose price changes the account's margin. Writes up
- *  to `cap` asset indexes to `out` and returns how many there are. */
+ *  to `cap` asset indexes to `out` and returns how many there are; the count
+ *  is exact when cap >= xcr_book_asset_count() (duplicates beyond `cap` cannot
+ *  be recognised). */
 XCR_API size_t xcr_account_exposed_assets(const xcr_book *b, size_t account,
                                           size_t *out, size_t cap);
 /** Nearest price below and above the current one at which the account
