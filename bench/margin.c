@@ -19,28 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "bench_util.h"
 
 /* Peak resident set size in MiB (Linux reports ru_maxrss in KiB). */
-static double peak_rss_mib(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return -1;
-    return (double)ru.ru_maxrss / 1024.0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: margin [--accounts N] [--positions P] [--threads T] "
@@ -55,20 +36,6 @@ static void usage(FILE *f)
 }
 
 /* Parse a non-negative integer option value; exits with status 2 on junk. */
-static unsigned long long parse_uint(const char *opt, const char *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
-    if (!v || *v == '\0' || *v == '-' || *end != '\0' || errno) {
-        fprintf(stderr, "margin: %s needs a non-negative integer (got %s)\n",
-                opt, v ? v : "nothing");
-        usage(stderr);
-        exit(2);
-    }
-    return x;
-}
-
 typedef struct timing {
     double best, median;
 } timing;
@@ -132,7 +99,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--accounts") == 0) {
-            accounts = (size_t)parse_uint(a, v);
+            accounts = (size_t)bench_parse_uint("margin", usage, a, v);
             i++;
         } else if (strcmp(a, "--positions") == 0) {
             char *end;
@@ -143,15 +110,15 @@ int main(int argc, char **argv)
             }
             i++;
         } else if (strcmp(a, "--threads") == 0) {
-            unsigned long long t = parse_uint(a, v);
+            unsigned long long t = bench_parse_uint("margin", usage, a, v);
             threads = t > 4096 ? 4097 : (long)t;
             i++;
         } else if (strcmp(a, "--reps") == 0) {
-            unsigned long long r = parse_uint(a, v);
+            unsigned long long r = bench_parse_uint("margin", usage, a, v);
             reps = r > 100000 ? 100001 : (int)r;
             i++;
         } else if (strcmp(a, "--seed") == 0) {
-            seed = parse_uint(a, v);
+            seed = bench_parse_uint("margin", usage, a, v);
             i++;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);

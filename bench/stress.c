@@ -23,20 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double peak_rss_mib(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return -1;
-    return (double)ru.ru_maxrss / 1024.0;
-}
+#include "bench_util.h"
 
 static void usage(FILE *f)
 {
@@ -56,19 +43,6 @@ static void usage(FILE *f)
             "3)\n"
             "  --dist normal|t         copula (default t, nu = 4)\n"
             "  --seed S                book and scenario seed (default 1)\n");
-}
-
-static unsigned long long parse_uint(const char *opt, const char *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = v ? strtoull(v, &end, 10) : 0;
-    if (!v || *v == '\0' || *v == '-' || *end != '\0' || errno) {
-        fprintf(stderr, "stress: %s needs a non-negative integer\n", opt);
-        usage(stderr);
-        exit(2);
-    }
-    return x;
 }
 
 static int run(const xcr_market *m, const xcr_scenarios *s, int threads,
@@ -122,22 +96,22 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--accounts") == 0) {
-            accounts = (size_t)parse_uint(a, v);
+            accounts = (size_t)bench_parse_uint("stress", usage, a, v);
             i++;
         } else if (strcmp(a, "--scenarios") == 0) {
-            scenarios = (size_t)parse_uint(a, v);
+            scenarios = (size_t)bench_parse_uint("stress", usage, a, v);
             i++;
         } else if (strcmp(a, "--baseline-scenarios") == 0) {
-            base_n = (size_t)parse_uint(a, v);
+            base_n = (size_t)bench_parse_uint("stress", usage, a, v);
             i++;
         } else if (strcmp(a, "--threads") == 0) {
-            threads = (int)parse_uint(a, v);
+            threads = (int)bench_parse_uint("stress", usage, a, v);
             i++;
         } else if (strcmp(a, "--positions") == 0) {
-            ppa = (double)parse_uint(a, v);
+            ppa = (double)bench_parse_uint("stress", usage, a, v);
             i++;
         } else if (strcmp(a, "--seed") == 0) {
-            seed = parse_uint(a, v);
+            seed = bench_parse_uint("stress", usage, a, v);
             i++;
         } else if (strcmp(a, "--dist") == 0 && v) {
             if (strcmp(v, "t") == 0)
