@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* MARK: allocation ---------------------------------------------------------- */
 
@@ -80,6 +81,11 @@ xcr_status xcr__read_file(const char *path, size_t max_bytes, char **out,
                           size_t *out_len, xcr_error *err);
 
 /* MARK: numbers ---------------------------------------------------------------- */
+
+/* Numbers for machine output (shortest round-trip text, no "-0"): JSON
+ * writes null and CSV an empty cell for a non-finite value. */
+void xcr__put_num(FILE *f, double v);
+void xcr__put_csv_num(FILE *f, double v);
 
 /* Money for humans: "-12,345.67" (two decimals, thousands separators). */
 void xcr__fmt_money(double v, char *buf, size_t n);

@@ -30,3 +30,30 @@ void xcr__fmt_money(double v, char *buf, size_t n)
         buf[o++] = *p;
     buf[o] = '\0';
 }
+
+/* A JSON number in its shortest round-trip form; null when not finite;
+ * never "-0". */
+void xcr__put_num(FILE *f, double v)
+{
+    char buf[40];
+    if (!isfinite(v)) {
+        fputs("null", f);
+        return;
+    }
+    if (v == 0)
+        v = 0; /* no "-0" */
+    xcr__fmt_double(v, buf, sizeof buf);
+    fputs(buf, f);
+}
+
+/* A CSV number cell: empty when not finite. */
+void xcr__put_csv_num(FILE *f, double v)
+{
+    char buf[40];
+    if (!isfinite(v))
+        return;
+    if (v == 0)
+        v = 0;
+    xcr__fmt_double(v, buf, sizeof buf);
+    fputs(buf, f);
+}

@@ -148,26 +148,6 @@ static xcr_status run_chunk(chunk *c, int threads, xcr_error *err)
 
 /* MARK: number printing ------------------------------------------------------------ */
 
-static void put_num(FILE *f, double v)
-{
-    char buf[40];
-    if (!isfinite(v)) {
-        fputs("null", f);
-        return;
-    }
-    xcr__fmt_double(v, buf, sizeof buf);
-    fputs(buf, f);
-}
-
-static void put_csv_num(FILE *f, double v)
-{
-    char buf[40];
-    if (!isfinite(v))
-        return; /* empty cell */
-    xcr__fmt_double(v, buf, sizeof buf);
-    fputs(buf, f);
-}
-
 /* MARK: writers ---------------------------------------------------------------------- */
 
 typedef struct totals {
@@ -182,7 +162,7 @@ static void put_vec(FILE *f, const double *v, size_t n)
     for (size_t k = 0; k < n; k++) {
         if (k)
             fputs(", ", f);
-        put_num(f, v[k] + 0.0);
+        xcr__put_num(f, v[k] + 0.0);
     }
     fputc(']', f);
 }
@@ -206,7 +186,7 @@ static void put_worst(FILE *f, const xcr_pm_detail *d, int index, int ext,
         fputs(", \"worst_vol\": \"up\"", f);
     }
     fputs(", \"worst_move\": ", f);
-    put_num(f, move + 0.0);
+    xcr__put_num(f, move + 0.0);
 }
 
 /* settings.portfolio's block of a portfolio account (spec §1.2). */
@@ -216,9 +196,9 @@ static void write_json_portfolio(FILE *f, const xcr_book *b,
     fputs(",\n   \"portfolio\": {\"model\": ", f);
     if (d->model == XCR_PM_SPAN) {
         fputs("\"span\", \"initial_margin_usd\": ", f);
-        put_num(f, d->initial_margin_usd);
+        xcr__put_num(f, d->initial_margin_usd);
         fputs(", \"maintenance_margin_usd\": ", f);
-        put_num(f, d->maintenance_margin_usd);
+        xcr__put_num(f, d->maintenance_margin_usd);
         fputs(", \"commodities\": {", f);
         for (size_t k = 0; k < d->n_commodities; k++) {
             const xcr_span_commodity *c = &d->commodities[k];
@@ -226,18 +206,18 @@ static void write_json_portfolio(FILE *f, const xcr_book *b,
                     b->assets[c->underlying].symbol);
             put_vec(f, c->risk_array, 16);
             fputs(", \"scanning_risk\": ", f);
-            put_num(f, c->scanning_risk + 0.0);
+            xcr__put_num(f, c->scanning_risk + 0.0);
             fprintf(f, ", \"worst_scenario\": %d, \"composite_delta\": ",
                     c->worst_scenario);
-            put_num(f, c->composite_delta);
+            xcr__put_num(f, c->composite_delta);
             fputs(", \"intra_spread_charge\": ", f);
-            put_num(f, c->intra_spread_charge);
+            xcr__put_num(f, c->intra_spread_charge);
             fputs(", \"inter_spread_credit\": ", f);
-            put_num(f, c->inter_spread_credit);
+            xcr__put_num(f, c->inter_spread_credit);
             fputs(", \"short_option_minimum\": ", f);
-            put_num(f, c->short_option_minimum);
+            xcr__put_num(f, c->short_option_minimum);
             fputs(", \"risk\": ", f);
-            put_num(f, c->risk + 0.0);
+            xcr__put_num(f, c->risk + 0.0);
             fputs("}", f);
         }
         fputs("}}", f);
@@ -246,33 +226,33 @@ static void write_json_portfolio(FILE *f, const xcr_book *b,
     fprintf(f, "\"risk_matrix\", \"buckets_count\": %d, "
                "\"vol_scenarios_count\": %d, \"mm_factor\": ",
             d->buckets_count, d->vol_scenarios_count);
-    put_num(f, d->mm_factor);
+    xcr__put_num(f, d->mm_factor);
     fputs(", \"extended_moves\": ", f);
     put_vec(f, d->extended_moves, d->n_extended);
     fprintf(f, ", \"cross_currency\": \"%s\"",
             d->cross_currency_blend ? "blend" : "sum");
     if (d->cross_currency_blend) {
         fputs(", \"decorrelation_risk\": ", f);
-        put_num(f, d->decorrelation_risk);
+        xcr__put_num(f, d->decorrelation_risk);
         fputs(", \"cross_currency_offset_usd\": ", f);
-        put_num(f, d->cross_currency_offset_usd + 0.0);
+        xcr__put_num(f, d->cross_currency_offset_usd + 0.0);
     }
     fputs(", \"initial_margin_usd\": ", f);
-    put_num(f, d->initial_margin_usd);
+    xcr__put_num(f, d->initial_margin_usd);
     fputs(", \"maintenance_margin_usd\": ", f);
-    put_num(f, d->maintenance_margin_usd);
+    xcr__put_num(f, d->maintenance_margin_usd);
     fputs(", \"currencies\": {", f);
     for (size_t k = 0; k < d->n_currencies; k++) {
         const xcr_pm_currency *c = &d->currencies[k];
         fprintf(f, "%s\n    \"%s\": {\"price\": ", k ? "," : "",
                 b->assets[c->asset].symbol);
-        put_num(f, c->price);
+        xcr__put_num(f, c->price);
         fputs(", \"risk_vector\": ", f);
         put_vec(f, c->risk_vector, d->n_risk);
         fputs(", \"extended_vector\": ", f);
         put_vec(f, c->extended, d->n_extended);
         fputs(",\n     \"worst_case\": ", f);
-        put_num(f, c->worst_case + 0.0);
+        xcr__put_num(f, c->worst_case + 0.0);
         double move = NAN;
         if (c->n_pairs) {
             /* the move of the largest pair's worst entry */
@@ -284,37 +264,37 @@ static void write_json_portfolio(FILE *f, const xcr_book *b,
         }
         put_worst(f, d, c->worst_index, c->worst_extended, move);
         fputs(", \"roll_shock\": ", f);
-        put_num(f, c->roll_shock);
+        xcr__put_num(f, c->roll_shock);
         fputs(", \"delta_shock\": ", f);
-        put_num(f, c->delta_shock);
+        xcr__put_num(f, c->delta_shock);
         fputs(", \"risk_matrix_margin\": ", f);
-        put_num(f, c->risk_matrix_margin + 0.0);
+        xcr__put_num(f, c->risk_matrix_margin + 0.0);
         fputs(", \"extra_im\": ", f);
-        put_num(f, c->extra_im);
+        xcr__put_num(f, c->extra_im);
         fputs(", \"initial_margin\": ", f);
-        put_num(f, c->initial_margin + 0.0);
+        xcr__put_num(f, c->initial_margin + 0.0);
         fputs(", \"maintenance_margin\": ", f);
-        put_num(f, c->maintenance_margin + 0.0);
+        xcr__put_num(f, c->maintenance_margin + 0.0);
         fputs(",\n     \"underlyings\": {", f);
         for (size_t j = 0; j < c->n_pairs; j++) {
             const xcr_pm_pair *pr = &d->pairs[c->pair_first + j];
             fprintf(f, "%s\"%s\": {\"price_range\": ", j ? ", " : "",
                     b->assets[pr->underlying].symbol);
-            put_num(f, pr->price_range);
+            xcr__put_num(f, pr->price_range);
             fputs(", \"risk_vector\": ", f);
             put_vec(f, pr->risk_vector, d->n_risk);
             fputs(", \"extended_vector\": ", f);
             put_vec(f, pr->extended, d->n_extended);
             fputs(", \"worst_case\": ", f);
-            put_num(f, pr->worst_case + 0.0);
+            xcr__put_num(f, pr->worst_case + 0.0);
             put_worst(f, d, pr->worst_index, pr->worst_extended,
                       pr->worst_move);
             fputs(", \"roll_shock\": ", f);
-            put_num(f, pr->roll_shock);
+            xcr__put_num(f, pr->roll_shock);
             fputs(", \"delta_shock\": ", f);
-            put_num(f, pr->delta_shock);
+            xcr__put_num(f, pr->delta_shock);
             fputs(", \"delta\": ", f);
-            put_num(f, pr->delta + 0.0);
+            xcr__put_num(f, pr->delta + 0.0);
             fputs("}", f);
         }
         fputs("}}", f);
@@ -337,13 +317,13 @@ static void write_json_greeks(FILE *f, const xcr_market *m, size_t i,
         t[3] += g[k].theta_usd;
     }
     fputs(",\n   \"greeks\": {\"delta_usd\": ", f);
-    put_num(f, t[0] + 0.0);
+    xcr__put_num(f, t[0] + 0.0);
     fputs(", \"gamma_usd\": ", f);
-    put_num(f, t[1] + 0.0);
+    xcr__put_num(f, t[1] + 0.0);
     fputs(", \"vega_usd\": ", f);
-    put_num(f, t[2] + 0.0);
+    xcr__put_num(f, t[2] + 0.0);
     fputs(", \"theta_usd\": ", f);
-    put_num(f, t[3] + 0.0);
+    xcr__put_num(f, t[3] + 0.0);
     fputs(", \"underlyings\": {", f);
     for (size_t k = 0; k < n; k++) {
         const xcr_underlying_greeks *x = &g[k];
@@ -358,7 +338,7 @@ static void write_json_greeks(FILE *f, const xcr_market *m, size_t i,
                                             "theta_usd"};
         for (size_t j = 0; j < sizeof v / sizeof v[0]; j++) {
             fprintf(f, "%s\"%s\": ", j ? ", " : "", names[j]);
-            put_num(f, v[j] + 0.0);
+            xcr__put_num(f, v[j] + 0.0);
         }
         fputs("}", f);
     }
@@ -369,17 +349,17 @@ static void write_json_greeks(FILE *f, const xcr_market *m, size_t i,
     for (size_t k = 0; k < XCR_LADDER_DEFAULT_COUNT; k++) {
         const xcr_ladder_point *l = &o->ladder[k];
         fputs(k ? ", {\"move\": " : "{\"move\": ", f);
-        put_num(f, l->move + 0.0);
+        xcr__put_num(f, l->move + 0.0);
         fputs(", \"delta_usd\": ", f);
-        put_num(f, l->delta_usd + 0.0);
+        xcr__put_num(f, l->delta_usd + 0.0);
         fputs(", \"collateral\": ", f);
-        put_num(f, l->collateral);
+        xcr__put_num(f, l->collateral);
         fputs(", \"initial_margin\": ", f);
-        put_num(f, l->initial_margin);
+        xcr__put_num(f, l->initial_margin);
         fputs(", \"maintenance_margin\": ", f);
-        put_num(f, l->maintenance_margin);
+        xcr__put_num(f, l->maintenance_margin);
         fputs(", \"buffer\": ", f);
-        put_num(f, l->buffer);
+        xcr__put_num(f, l->buffer);
         fprintf(f, ", \"status\": \"%s\"}", xcr_acct_status_name(l->status));
     }
     fputs("]", f);
@@ -400,20 +380,20 @@ static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
     fputs(b->acct_id[i], f);
     fprintf(f, "\", \"mode\": \"%s\", \"equity\": ",
             xcr_mode_name(b->acct_mode[i]));
-    put_num(f, r->equity);
+    xcr__put_num(f, r->equity);
     fputs(", \"collateral\": ", f);
-    put_num(f, r->collateral);
+    xcr__put_num(f, r->collateral);
     fputs(", \"initial_margin\": ", f);
-    put_num(f, r->initial_margin);
+    xcr__put_num(f, r->initial_margin);
     fputs(", \"maintenance_margin\": ", f);
-    put_num(f, r->maintenance_margin);
+    xcr__put_num(f, r->maintenance_margin);
     fputs(", \"health\": ", f);
-    put_num(f, r->health);
+    xcr__put_num(f, r->health);
     fputs(", \"health_factor\": ", f);
-    put_num(f, r->health_factor);
+    xcr__put_num(f, r->health_factor);
     if (b->acct_mode[i] == XCR_MODE_LENDING) {
         fputs(", \"borrow_capacity\": ", f);
-        put_num(f, r->borrow_capacity);
+        xcr__put_num(f, r->borrow_capacity);
     }
     fprintf(f, ", \"status\": \"%s\"", xcr_acct_status_name(r->status));
     if (b->acct_entity[i])
@@ -423,15 +403,15 @@ static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
         const xcr_liq_price *l = &liq[o->liq_off + j];
         fprintf(f, "%s\"%s\": {\"down\": ", j ? ", " : "",
                 b->assets[l->asset].symbol);
-        put_num(f, l->down);
+        xcr__put_num(f, l->down);
         fputs(", \"up\": ", f);
-        put_num(f, l->up);
+        xcr__put_num(f, l->up);
         fputs("}", f);
     }
     fputs("}, \"liquidation_shock\": {\"down\": ", f);
-    put_num(f, o->shock_down);
+    xcr__put_num(f, o->shock_down);
     fputs(", \"up\": ", f);
-    put_num(f, o->shock_up);
+    xcr__put_num(f, o->shock_up);
     fputs("}", f);
     write_json_greeks(f, m, i, o, g);
     if (d)
@@ -450,20 +430,20 @@ static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
                 uint32_t p = b->pos_off[i] + (uint32_t)k;
                 fprintf(f, "%s{\"instrument\": \"%s\", \"size\": ",
                         k ? ", " : "", b->insts[b->pos_inst[p]].id);
-                put_num(f, b->pos_size[p]);
+                xcr__put_num(f, b->pos_size[p]);
                 fputs(", \"notional\": ", f);
-                put_num(f, pp[k].notional);
+                xcr__put_num(f, pp[k].notional);
                 fputs(", \"upnl\": ", f);
-                put_num(f, pp[k].upnl + 0.0);
+                xcr__put_num(f, pp[k].upnl + 0.0);
                 fputs(", \"initial_margin\": ", f);
-                put_num(f, pp[k].initial_margin);
+                xcr__put_num(f, pp[k].initial_margin);
                 fputs(", \"maintenance_margin\": ", f);
-                put_num(f, pp[k].maintenance_margin);
+                xcr__put_num(f, pp[k].maintenance_margin);
                 if (!port)
                     fprintf(f, ", \"bracket\": %d", pp[k].bracket + 1);
                 if (b->acct_mode[i] == XCR_MODE_ISOLATED) {
                     fputs(", \"isolated_margin\": ", f);
-                    put_num(f, b->pos_iso[p]);
+                    xcr__put_num(f, b->pos_iso[p]);
                     fprintf(f, ", \"status\": \"%s\"",
                             xcr_acct_status_name(pp[k].status));
                 }
@@ -471,7 +451,7 @@ static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
                     const xcr_pm_position *q = &d->positions[k];
                     fprintf(f, ", \"currency\": \"%s\", \"roll_shock\": ",
                             b->assets[q->currency].symbol);
-                    put_num(f, q->roll_shock);
+                    xcr__put_num(f, q->roll_shock);
                     fputs(", \"risk_vector\": ", f);
                     put_vec(f, q->risk_vector, d->n_risk);
                     fputs(", \"extended_vector\": ", f);
@@ -481,7 +461,7 @@ static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
                     fputs(", \"span_array\": ", f);
                     put_vec(f, q->span_array, 16);
                     fputs(", \"composite_delta\": ", f);
-                    put_num(f, q->composite_delta + 0.0);
+                    xcr__put_num(f, q->composite_delta + 0.0);
                 }
                 fputs("}", f);
             }
@@ -522,13 +502,13 @@ static void write_csv_account(FILE *f, const xcr_book *b, size_t i,
     for (size_t k = 0; k < 6; k++) {
         if (k)
             fputc(',', f);
-        put_csv_num(f, v[k]);
+        xcr__put_csv_num(f, v[k]);
     }
     if (liquidation) {
         fputc(',', f);
-        put_csv_num(f, o->shock_down);
+        xcr__put_csv_num(f, o->shock_down);
         fputc(',', f);
-        put_csv_num(f, o->shock_up);
+        xcr__put_csv_num(f, o->shock_up);
         for (size_t a = 0; a < b->n_assets; a++) {
             if (b->assets[a].stable)
                 continue;
@@ -538,10 +518,10 @@ static void write_csv_account(FILE *f, const xcr_book *b, size_t i,
                     hit = &liq[o->liq_off + j];
             fputc(',', f);
             if (hit)
-                put_csv_num(f, hit->down);
+                xcr__put_csv_num(f, hit->down);
             fputc(',', f);
             if (hit)
-                put_csv_num(f, hit->up);
+                xcr__put_csv_num(f, hit->up);
         }
     }
     fputc('\n', f);
@@ -677,11 +657,11 @@ xcr_status xcr_margin_report(const xcr_market *m,
                 "%zu, \"equity\": ",
                 t.n, t.by_status[0], t.by_status[1], t.by_status[2],
                 t.by_status[3]);
-        put_num(out, t.equity);
+        xcr__put_num(out, t.equity);
         fputs(", \"collateral\": ", out);
-        put_num(out, t.collateral);
+        xcr__put_num(out, t.collateral);
         fputs(", \"maintenance_margin\": ", out);
-        put_num(out, t.mm);
+        xcr__put_num(out, t.mm);
         fputs("}}\n", out);
     } else if (o->format == XCR_OUT_TABLE) {
         char eq[40], co[40], mm[40];

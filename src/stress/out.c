@@ -4,19 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void xcr__put_num(FILE *f, double v)
-{
-    char buf[40];
-    if (!isfinite(v)) {
-        fputs("null", f);
-        return;
-    }
-    if (v == 0)
-        v = 0; /* no "-0" */
-    xcr__fmt_double(v, buf, sizeof buf);
-    fputs(buf, f);
-}
-
 void xcr__put_str(FILE *f, const char *s)
 {
     fputc('"', f);
@@ -45,17 +32,6 @@ void xcr__put_str(FILE *f, const char *s)
         }
     }
     fputc('"', f);
-}
-
-void xcr__put_csv_num(FILE *f, double v)
-{
-    char buf[40];
-    if (!isfinite(v))
-        return;
-    if (v == 0)
-        v = 0;
-    xcr__fmt_double(v, buf, sizeof buf);
-    fputs(buf, f);
 }
 
 void xcr__put_csv_str(FILE *f, const char *s)

@@ -188,12 +188,10 @@ double xcr__exposure_threshold(const xcr_exposure *e);
 
 /* MARK: output helpers (out.c) ------------------------------------------------------ */
 
-/* JSON number (shortest round-trip form) or null when not finite. */
-void xcr__put_num(FILE *f, double v);
-/* JSON string with escapes. */
+/* (Numbers: xcr__put_num / xcr__put_csv_num in core.h.)
+ * JSON string with escapes. */
 void xcr__put_str(FILE *f, const char *s);
-/* CSV number (empty when not finite) and field (quoted when needed). */
-void xcr__put_csv_num(FILE *f, double v);
+/* CSV field (quoted when needed). */
 void xcr__put_csv_str(FILE *f, const char *s);
 /* "-44.6 %" */
 void xcr__fmt_pct(double v, char *buf, size_t n);
