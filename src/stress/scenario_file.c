@@ -402,11 +402,13 @@ static xcr_status load_json(xcr_scenarios *s, const char *text, size_t len,
         json_object_foreach(root, key, v)
         {
             if (strcmp(key, "scenarios") != 0) {
+                /* format before the decref: `key` lives in `root` */
+                xcr__fail(err, XCR_EINVAL,
+                          "%s: $.%s: unknown field (expected "
+                          "\"scenarios\")",
+                          file, key);
                 json_decref(root);
-                return xcr__fail(err, XCR_EINVAL,
-                                 "%s: $.%s: unknown field (expected "
-                                 "\"scenarios\")",
-                                 file, key);
+                return XCR_EINVAL;
             }
         }
         if (!json_is_array(arr)) {
