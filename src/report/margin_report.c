@@ -39,7 +39,10 @@ typedef struct chunk {
     xcr_liq_price *liq;      /* count × n_assets slots                    */
     int liquidation;
     size_t n_assets;
-    int json;                /* also the second-order risk ladder         */
+    int json;                /* also the ladder and position results     */
+    xcr_position_result *pos; /* JSON: results of the chunk's positions,
+                                  from book->pos_off[acct_at(0)] on        */
+    size_t pos_cap;
 } chunk;
 
 typedef struct work {
@@ -87,7 +90,11 @@ static void *run_work(void *arg)
     for (size_t k = w->lo; k < w->hi; k++) {
         size_t i = acct_at(c, k);
         acct_out *o = &c->acc[k];
-        xcr__eval_account(c->m, NULL, i, &ws, &o->r, NULL, NULL);
+        /* positions of the chunk's accounts are contiguous in the book */
+        xcr_position_result *pr =
+            c->json ? c->pos + (b->pos_off[i] - b->pos_off[acct_at(c, 0)])
+                    : NULL;
+        xcr__eval_account(c->m, NULL, i, &ws, &o->r, pr, NULL);
         if (!finite_result(b, i, &o->r)) {
             w->status = XCR_ERANGE;
             w->bad = i;
@@ -368,7 +375,8 @@ static void write_json_greeks(FILE *f, const xcr_market *m, size_t i,
 /* Returns false when out of memory. */
 static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
                                const acct_out *o, const xcr_liq_price *liq,
-                               bool first, xcr_underlying_greeks *g)
+                               const xcr_position_result *pp, bool first,
+                               xcr_underlying_greeks *g)
 {
     const xcr_book *b = m->book;
     const xcr_account_result *r = &o->r;
@@ -418,60 +426,48 @@ static bool write_json_account(FILE *f, const xcr_market *m, size_t i,
         write_json_portfolio(f, b, d);
     fputs(",\n   \"positions\": [", f);
     size_t np = b->pos_off[i + 1] - b->pos_off[i];
-    bool ok = true;
-    if (np) {
-        xcr_position_result pr[64];
-        xcr_position_result *pp = np <= 64 ? pr : malloc(np * sizeof *pp);
-        xcr_account_result tmp;
-        if (!pp)
-            ok = false;
-        if (pp && xcr_margin_account(m, i, &tmp, pp, NULL) == XCR_OK) {
-            for (size_t k = 0; k < np; k++) {
-                uint32_t p = b->pos_off[i] + (uint32_t)k;
-                fprintf(f, "%s{\"instrument\": \"%s\", \"size\": ",
-                        k ? ", " : "", b->insts[b->pos_inst[p]].id);
-                xcr__put_num(f, b->pos_size[p]);
-                fputs(", \"notional\": ", f);
-                xcr__put_num(f, pp[k].notional);
-                fputs(", \"upnl\": ", f);
-                xcr__put_num(f, pp[k].upnl + 0.0);
-                fputs(", \"initial_margin\": ", f);
-                xcr__put_num(f, pp[k].initial_margin);
-                fputs(", \"maintenance_margin\": ", f);
-                xcr__put_num(f, pp[k].maintenance_margin);
-                if (!port)
-                    fprintf(f, ", \"bracket\": %d", pp[k].bracket + 1);
-                if (b->acct_mode[i] == XCR_MODE_ISOLATED) {
-                    fputs(", \"isolated_margin\": ", f);
-                    xcr__put_num(f, b->pos_iso[p]);
-                    fprintf(f, ", \"status\": \"%s\"",
-                            xcr_acct_status_name(pp[k].status));
-                }
-                if (d && d->model == XCR_PM_RISK_MATRIX) {
-                    const xcr_pm_position *q = &d->positions[k];
-                    fprintf(f, ", \"currency\": \"%s\", \"roll_shock\": ",
-                            b->assets[q->currency].symbol);
-                    xcr__put_num(f, q->roll_shock);
-                    fputs(", \"risk_vector\": ", f);
-                    put_vec(f, q->risk_vector, d->n_risk);
-                    fputs(", \"extended_vector\": ", f);
-                    put_vec(f, q->extended, d->n_extended);
-                } else if (d) {
-                    const xcr_pm_position *q = &d->positions[k];
-                    fputs(", \"span_array\": ", f);
-                    put_vec(f, q->span_array, 16);
-                    fputs(", \"composite_delta\": ", f);
-                    xcr__put_num(f, q->composite_delta + 0.0);
-                }
-                fputs("}", f);
-            }
+    for (size_t k = 0; k < np; k++) {
+        uint32_t p = b->pos_off[i] + (uint32_t)k;
+        fprintf(f, "%s{\"instrument\": \"%s\", \"size\": ",
+                k ? ", " : "", b->insts[b->pos_inst[p]].id);
+        xcr__put_num(f, b->pos_size[p]);
+        fputs(", \"notional\": ", f);
+        xcr__put_num(f, pp[k].notional);
+        fputs(", \"upnl\": ", f);
+        xcr__put_num(f, pp[k].upnl + 0.0);
+        fputs(", \"initial_margin\": ", f);
+        xcr__put_num(f, pp[k].initial_margin);
+        fputs(", \"maintenance_margin\": ", f);
+        xcr__put_num(f, pp[k].maintenance_margin);
+        if (!port)
+            fprintf(f, ", \"bracket\": %d", pp[k].bracket + 1);
+        if (b->acct_mode[i] == XCR_MODE_ISOLATED) {
+            fputs(", \"isolated_margin\": ", f);
+            xcr__put_num(f, b->pos_iso[p]);
+            fprintf(f, ", \"status\": \"%s\"",
+                    xcr_acct_status_name(pp[k].status));
         }
-        if (pp != pr)
-            free(pp);
+        if (d && d->model == XCR_PM_RISK_MATRIX) {
+            const xcr_pm_position *q = &d->positions[k];
+            fprintf(f, ", \"currency\": \"%s\", \"roll_shock\": ",
+                    b->assets[q->currency].symbol);
+            xcr__put_num(f, q->roll_shock);
+            fputs(", \"risk_vector\": ", f);
+            put_vec(f, q->risk_vector, d->n_risk);
+            fputs(", \"extended_vector\": ", f);
+            put_vec(f, q->extended, d->n_extended);
+        } else if (d) {
+            const xcr_pm_position *q = &d->positions[k];
+            fputs(", \"span_array\": ", f);
+            put_vec(f, q->span_array, 16);
+            fputs(", \"composite_delta\": ", f);
+            xcr__put_num(f, q->composite_delta + 0.0);
+        }
+        fputs("}", f);
     }
     fputs("]}", f);
     xcr_pm_detail_free(d);
-    return ok;
+    return true;
 }
 
 static void write_csv_header(FILE *f, const xcr_book *b, int liquidation)
@@ -575,7 +571,7 @@ xcr_status xcr_margin_report(const xcr_market *m,
     size_t na = b->n_assets ? b->n_assets : 1;
     size_t cap = total < CHUNK ? (total ? total : 1) : CHUNK;
     chunk c = {m, 0, 0, o->account >= 0 ? &single : NULL, NULL, NULL,
-               o->liquidation, na, o->format == XCR_OUT_JSON};
+               o->liquidation, na, o->format == XCR_OUT_JSON, NULL, 0};
     c.acc = malloc(cap * sizeof *c.acc);
     c.liq = o->liquidation ? malloc(cap * na * sizeof *c.liq) : NULL;
     /* the writer's Greeks scratch (JSON) */
@@ -620,6 +616,22 @@ xcr_status xcr_margin_report(const xcr_market *m,
     for (size_t start = 0; start < total && s == XCR_OK; start += cap) {
         c.first = start;
         c.count = total - start < cap ? total - start : cap;
+        if (c.json) {
+            size_t a0 = acct_at(&c, 0), a1 = acct_at(&c, c.count - 1);
+            size_t np = b->pos_off[a1 + 1] - b->pos_off[a0];
+            if (np == 0)
+                np = 1; /* keep c.pos non-NULL: offsets are added to it */
+            if (np > c.pos_cap) {
+                xcr_position_result *nb =
+                    realloc(c.pos, np * sizeof *c.pos);
+                if (!nb) {
+                    s = xcr__fail(err, XCR_ENOMEM, "out of memory");
+                    break;
+                }
+                c.pos = nb;
+                c.pos_cap = np;
+            }
+        }
         s = run_chunk(&c, o->threads, err);
         if (s != XCR_OK)
             break;
@@ -632,8 +644,10 @@ xcr_status xcr_margin_report(const xcr_market *m,
             t.collateral += ao->r.collateral;
             t.mm += ao->r.maintenance_margin;
             if (o->format == XCR_OUT_JSON) {
-                if (!write_json_account(out, m, i, ao, c.liq, start + k == 0,
-                                        gw)) {
+                const xcr_position_result *pp =
+                    c.pos + (b->pos_off[i] - b->pos_off[acct_at(&c, 0)]);
+                if (!write_json_account(out, m, i, ao, c.liq, pp,
+                                        start + k == 0, gw)) {
                     s = xcr__fail(err, XCR_ENOMEM, "out of memory");
                     break;
                 }
@@ -647,6 +661,7 @@ xcr_status xcr_margin_report(const xcr_market *m,
     }
     free(c.acc);
     free(c.liq);
+    free(c.pos);
     free(gw);
     if (s != XCR_OK)
         return s;
