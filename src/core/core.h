@@ -73,6 +73,15 @@ bool xcr__parse_iso8601(const char *s, double *out_seconds);
 
 #define XCR__SECONDS_PER_YEAR (365.0 * 86400.0) /* ACT/365, spec "General" */
 
+/* MARK: threads ---------------------------------------------------------------- */
+
+#define XCR__MAX_THREADS 256
+
+/* Run fn on each of n jobs (an array of job_size-byte structs): job 0 on the
+ * caller, the others on threads (or on the caller if a thread cannot be
+ * started).  Returns when all are done. */
+void xcr__run_jobs(void *(*fn)(void *), void *jobs, size_t job_size, int n);
+
 /* MARK: files ------------------------------------------------------------------ */
 
 /* Read a whole file (at most max_bytes) into a NUL-terminated buffer from

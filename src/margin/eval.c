@@ -13,7 +13,6 @@
  *     Aave's health factor (margin-models.md §14.2) instead. */
 #include "margin.h"
 
-#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -322,8 +321,8 @@ int xcr__thread_count(int requested, size_t work)
         if (n <= 0)
             n = 1;
     }
-    if (n > 256)
-        n = 256;
+    if (n > XCR__MAX_THREADS)
+        n = XCR__MAX_THREADS;
     /* small jobs are not worth a thread */
     size_t max_by_work = work / 4096 + 1;
     if ((size_t)n > max_by_work)
@@ -339,24 +338,13 @@ xcr_status xcr_margin_all(const xcr_market *m, int threads,
     const xcr_book *b = m->book;
     size_t n = b->n_accts;
     int nt = xcr__thread_count(threads, n);
-    job jobs[256];
-    pthread_t tid[256];
-    bool started[256] = {false};
+    job jobs[XCR__MAX_THREADS];
     /* Each account is evaluated independently, so the split never changes
      * any result: output is bit-identical for any thread count. */
-    for (int t = 0; t < nt; t++) {
+    for (int t = 0; t < nt; t++)
         jobs[t] = (job){m, out, n * (size_t)t / (size_t)nt,
                         n * (size_t)(t + 1) / (size_t)nt, XCR_OK, 0};
-        if (t > 0)
-            started[t] = pthread_create(&tid[t], NULL, worker, &jobs[t]) == 0;
-    }
-    worker(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            worker(&jobs[t]); /* could not start a thread: do it here */
-    }
+    xcr__run_jobs(worker, jobs, sizeof jobs[0], nt);
     for (int t = 0; t < nt; t++) {
         if (jobs[t].status == XCR_ENOMEM)
             return xcr__fail(err, XCR_ENOMEM, "out of memory");

@@ -5,7 +5,6 @@
 #include "../margin/margin.h"
 #include "../portfolio/pm.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,22 +124,11 @@ static void *run_work(void *arg)
 static xcr_status run_chunk(chunk *c, int threads, xcr_error *err)
 {
     int nt = xcr__thread_count(threads, c->count * 64);
-    work w[256];
-    pthread_t tid[256];
-    bool started[256] = {false};
-    for (int t = 0; t < nt; t++) {
+    work w[XCR__MAX_THREADS];
+    for (int t = 0; t < nt; t++)
         w[t] = (work){c, c->count * (size_t)t / (size_t)nt,
                       c->count * (size_t)(t + 1) / (size_t)nt, XCR_OK, 0};
-        if (t > 0)
-            started[t] = pthread_create(&tid[t], NULL, run_work, &w[t]) == 0;
-    }
-    run_work(&w[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            run_work(&w[t]);
-    }
+    xcr__run_jobs(run_work, w, sizeof w[0], nt);
     for (int t = 0; t < nt; t++) {
         if (w[t].status == XCR_ENOMEM)
             return xcr__fail(err, XCR_ENOMEM, "out of memory");

@@ -116,23 +116,13 @@ static void *tables_worker(void *arg)
 
 static void run_tables(eng *e, int nt)
 {
-    tab_job jobs[256];
-    pthread_t tid[256];
-    bool started[256] = {false};
-    for (int t = 0; t < nt; t++) {
+    tab_job jobs[XCR__MAX_THREADS];
+    if (nt > XCR__MAX_THREADS)
+        nt = XCR__MAX_THREADS;
+    for (int t = 0; t < nt; t++)
         jobs[t] = (tab_job){e, e->ns * (size_t)t / (size_t)nt,
                             e->ns * (size_t)(t + 1) / (size_t)nt};
-        if (t > 0)
-            started[t] =
-                pthread_create(&tid[t], NULL, tables_worker, &jobs[t]) == 0;
-    }
-    tables_worker(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            tables_worker(&jobs[t]);
-    }
+    xcr__run_jobs(tables_worker, jobs, sizeof jobs[0], nt);
 }
 
 /* MARK: evaluation -------------------------------------------------------------------- */
