@@ -26,7 +26,11 @@ static int run_cli(const char *args, char **out, char **err)
 static void check_case(const char *path, int want_status, const char *want)
 {
     char *args = malloc(strlen(path) + 64);
-    sprintf(args, "margin '%s' --format json", path);
+    /* network cases (spec §4: *-network-*) go through `xcr contagion` */
+    if (strstr(path, "-network-"))
+        sprintf(args, "contagion '%s' --format json", path);
+    else
+        sprintf(args, "margin '%s' --format json", path);
     char *out = NULL, *err = NULL;
     int st = run_cli(args, &out, &err);
     cr_expect_eq(st, want_status, "%s: exit %d (want %d): %s", path, st,
