@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "book/book.h" /* the arrays a revaluation reads (bandwidth) */
+#include "stream.h"
 
 /* Peak resident set size in MiB (Linux reports ru_maxrss in KiB). */
 static void usage(FILE *f)
@@ -194,6 +196,29 @@ int main(int argc, char **argv)
     double rss = peak_rss_mib();
     printf("memory: peak_rss_mib=%.1f peak_rss_bytes_per_position=%.1f\n",
            rss, npos ? rss * 1048576.0 / (double)npos : 0.0);
+
+    /* Bytes a revaluation must move at the least: every array of the book
+     * it reads once (per account: two CSR offsets, mode, e-mode; per
+     * balance: asset and amount; per position: instrument, size, entry,
+     * and the isolated margin of isolated accounts' positions) plus the
+     * results it writes.  Per-asset and per-instrument tables are a few KiB
+     * and stay in cache: not counted.  Fraction of the ceiling = those
+     * bytes / best time / STREAM copy bandwidth measured just after, in
+     * the same run (after the memory line: its arrays are not the book's), with the same threads (bench/stream.h). */
+    double bytes = (double)n * (2 * sizeof(uint32_t) + sizeof(uint8_t) +
+                                sizeof(int32_t) + sizeof(xcr_account_result)) +
+                   (double)b->n_bals * (sizeof(uint32_t) + sizeof(double)) +
+                   (double)npos * (sizeof(uint32_t) + 2 * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        if (b->acct_mode[i] == XCR_MODE_ISOLATED)
+            bytes += (double)(b->pos_off[i + 1] - b->pos_off[i]) *
+                     sizeof(double);
+    double copy = stream_gbs((size_t)32 << 20, nthreads, 3, 0);
+    double gbs = bytes / tn.best / 1e9;
+    printf("bandwidth: threads=%d bytes_per_revaluation=%.0f gb_per_s=%.2f "
+           "stream_copy_gb_per_s=%.2f fraction_of_copy=%.3f\n",
+           nthreads, bytes, gbs, copy, copy > 0 ? gbs / copy : 0.0);
+
 
     xcr_market_free(m);
     xcr_book_free(b);

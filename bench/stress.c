@@ -14,8 +14,10 @@
  *               [--threads T] [--positions P] [--dist normal|t] [--seed S]
  */
 #include "xcr.h"
+#include "stress/fast.h" /* xcr__stress_run_ex: the full-evaluator path */
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,18 +44,26 @@ static void usage(FILE *f)
             "  --positions P           mean positions per account (default "
             "3)\n"
             "  --dist normal|t         copula (default t, nu = 4)\n"
-            "  --seed S                book and scenario seed (default 1)\n");
+            "  --seed S                book and scenario seed (default 1)\n"
+            "  --no-fast               skip the same-run comparison with "
+            "the full-evaluator\n"
+            "                          path (B scenarios, T threads)\n");
 }
 
+/* fast: 0 automatic (the fast path from 32 scenarios), -1 every cell
+ * through the full evaluator (the path before the fast path existed). */
 static int run(const xcr_market *m, const xcr_scenarios *s, int threads,
-               xcr_stress_result **r, double *secs)
+               int fast, xcr_stress_result **r, double *secs)
 {
     xcr_stress_opts o;
     xcr_stress_opts_init(&o);
     o.threads = threads;
     xcr_error err = {0};
+    xcr__stress_ex ex;
+    memset(&ex, 0, sizeof ex);
+    ex.fast = fast;
     double t0 = now_s();
-    xcr_status st = xcr_stress_run(m, s, &o, r, &err);
+    xcr_status st = xcr__stress_run_ex(m, s, &o, &ex, r, &err);
     *secs = now_s() - t0;
     if (st != XCR_OK) {
         fprintf(stderr, "stress: xcr_stress_run failed: %s\n", err.msg);
@@ -93,6 +103,7 @@ int main(int argc, char **argv)
     double ppa = 3;
     uint64_t seed = 1;
     xcr_mc_dist dist = XCR_MC_T;
+    int compare_exact = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--accounts") == 0) {
@@ -123,6 +134,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (strcmp(a, "--no-fast") == 0) {
+            compare_exact = 0;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
@@ -167,14 +180,14 @@ int main(int argc, char **argv)
 
     xcr_stress_result *rb = NULL, *rf = NULL;
     double tb, tf;
-    if (run(m, sb, 1, &rb, &tb) != 0)
+    if (run(m, sb, 1, 0, &rb, &tb) != 0)
         return 1;
     double eb = (double)accounts * (double)base_n;
     printf("stress_1thread: threads=1 scenarios=%zu evals=%.4g time_s=%.3f "
            "evals_per_s=%.4g\n",
            base_n, eb, tb, eb / tb);
     fflush(stdout);
-    if (run(m, sf, threads, &rf, &tf) != 0)
+    if (run(m, sf, threads, 0, &rf, &tf) != 0)
         return 1;
     double ef = (double)accounts * (double)scenarios;
     printf("stress_threads: threads=%d scenarios=%zu evals=%.4g time_s=%.3f "
@@ -196,6 +209,36 @@ int main(int argc, char **argv)
     printf("speedup: threads=%d evals_per_s_vs_1thread=%.2fx cores=%ld "
            "identical=%s\n",
            threads, (ef / tf) / (eb / tb), cores, identical ? "yes" : "no");
+    int agree = 1;
+    if (compare_exact) {
+        /* the same B scenarios on T threads with every cell through the
+         * full evaluator: the path the fast path replaces */
+        xcr_stress_result *rx = NULL;
+        double tx;
+        if (run(m, sb, threads, -1, &rx, &tx) != 0)
+            return 1;
+        double max_rel = 0;
+        for (size_t k = 0; k < base_n; k++) {
+            xcr_scenario_outcome x, y;
+            xcr_stress_outcome(rx, k, &x);
+            xcr_stress_outcome(rb, k, &y);
+            double d = fabs(x.loss - y.loss) /
+                       (fabs(x.loss) > 1 ? fabs(x.loss) : 1);
+            if (d > max_rel)
+                max_rel = d;
+            if (d > 1e-9)
+                agree = 0;
+        }
+        printf("stress_exact: threads=%d scenarios=%zu evals=%.4g "
+               "time_s=%.3f evals_per_s=%.4g\n",
+               threads, base_n, eb, tx, eb / tx);
+        printf("fast_vs_exact: threads=%d ratio=%.2fx max_rel_loss_diff=%.2g "
+               "agree_1e-9=%s\n",
+               threads, (ef / tf) / (eb / tx), max_rel, agree ? "yes" : "no");
+        printf("mc_1m_x_1000_estimate: fast_s=%.1f exact_s=%.1f\n",
+               1e9 / (ef / tf), 1e9 / (eb / tx));
+        xcr_stress_result_free(rx);
+    }
     xcr_risk_stats loss, sf_st;
     xcr_stress_book_stats(rf, XCR_METRIC_LOSS, &loss);
     xcr_stress_book_stats(rf, XCR_METRIC_SHORTFALL, &sf_st);
@@ -209,5 +252,5 @@ int main(int argc, char **argv)
     xcr_scenarios_free(sf);
     xcr_market_free(m);
     xcr_book_free(b);
-    return identical ? 0 : 1;
+    return identical && agree ? 0 : 1;
 }

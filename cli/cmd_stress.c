@@ -1,6 +1,7 @@
 /* xcr stress [BOOK] (--scenario NAME|FILE | --grid SPEC | --lar | --mc N |
  *                    --fhs N | --exposure) [options]            (spec §5) */
 #include "cli.h"
+#include "mpi_stress.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -85,7 +86,13 @@ static void help(void)
         "5)\n"
         "  --threads T           worker threads (default: all cores); "
         "results do not\n"
-        "                        depend on T\n\n"
+        "                        depend on T\n"
+        "  --gpu                 evaluate on the GPU (CUDA builds; same "
+        "results; exit 2\n"
+        "                        when there is no GPU back end or device)\n\n"
+        "Under mpirun (builds with MPI) the scenarios are shared out among "
+        "the ranks\nand rank 0 prints exactly what one process would "
+        "(docs/performance.md).\n"
         "A progress bar is drawn on stderr when it is a terminal.  Exit "
         "status: 0 ok,\n2 bad input (a located message on stderr), 1 "
         "internal failure.\n");
@@ -144,7 +151,7 @@ enum {
     O_SCEN = 1000, O_GRID, O_LAR, O_LAR_STEP, O_LAR_MAX, O_MC, O_FHS,
     O_EXPOSURE, O_DIST, O_DF, O_MARG, O_CORR, O_HIST, O_WINDOW, O_VOLSRC,
     O_REPAIR, O_HORIZON, O_LAMBDA, O_SEED, O_BETA, O_VOLSHIFT, O_FORMAT,
-    O_ACCOUNTS, O_PERACC, O_TOP, O_THREADS, O_HELP
+    O_ACCOUNTS, O_PERACC, O_TOP, O_THREADS, O_GPU, O_HELP
 };
 
 #define MAX_SCEN_ARGS 64
@@ -178,13 +185,14 @@ int cmd_stress(int argc, char **argv)
         {"per-account", no_argument, NULL, O_PERACC},
         {"top", required_argument, NULL, O_TOP},
         {"threads", required_argument, NULL, O_THREADS},
+        {"gpu", no_argument, NULL, O_GPU},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0}};
     const char *scen[MAX_SCEN_ARGS];
     size_t nscen = 0;
     const char *grid = NULL, *corr_path = NULL, *hist_path = NULL;
     int lar = 0, exposure = 0, repair = 0, per_account = 0, accounts_set = 0;
-    int vol_hist = 0, t_marg_normal = 0;
+    int vol_hist = 0, t_marg_normal = 0, use_gpu = 0;
     double lar_step = 0.05, lar_max = 0.6, df = 4, horizon = 1,
            lambda = 0.94, vol_shift = 0;
     unsigned long long mc = 0, fhs = 0, seed = 1, window = 0, threads = 0,
@@ -347,6 +355,9 @@ int cmd_stress(int argc, char **argv)
             if (!cli_parse_size(optarg, &threads) || threads > 256)
                 return cli_usage("stress", "--threads needs 0..256");
             break;
+        case O_GPU:
+            use_gpu = 1;
+            break;
         case O_HELP:
         case 'h':
             help();
@@ -377,6 +388,12 @@ int cmd_stress(int argc, char **argv)
         }
     const char *path = optind < argc ? argv[optind] : NULL;
     const char *book_name = path ? path : "demo book";
+    /* under mpirun: join the job (every rank builds the same book and
+     * scenarios; cli/mpi_stress.c shards the evaluation) */
+    if (!cli_mpi_begin()) {
+        fprintf(stderr, "xcr: MPI_Init failed\n");
+        return XCR_EXIT_FAIL;
+    }
 
     xcr_error err = {0};
     xcr_book *book = NULL;
@@ -506,10 +523,16 @@ int cmd_stress(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &pg.last);
     so.progress = progress;
     so.progress_ctx = &pg;
-    if ((s = xcr_stress_run(mkt, set, &so, &res, &err)) != XCR_OK) {
-        rc = cli_report(&err, s);
+    s = use_gpu ? xcr_stress_run_gpu(mkt, set, &so, NULL, &res, &err)
+                : cli_mpi_stress_run(mkt, set, &so, &res, &err);
+    if (s != XCR_OK) {
+        /* no GPU when --gpu was asked for: a usage problem (exit 2) */
+        rc = s == XCR_ENODEV ? (cli_report(&err, s), XCR_EXIT_INPUT)
+                             : cli_report(&err, s);
         goto out;
     }
+    if (!res) /* an MPI rank other than 0: rank 0 reports */
+        goto out;
     xcr_stress_report_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.format = format;

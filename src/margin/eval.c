@@ -11,6 +11,7 @@
  *     progressive tier rule, margin-models.md §2.1) or x·P·liability_weight
  *     for x < 0, plus borrow margins on |x|·P (cross); lending accounts use
  *     Aave's health factor (margin-models.md §14.2) instead. */
+#include "eval_math.h"
 #include "margin.h"
 
 #include <string.h>
@@ -47,17 +48,7 @@ static inline xcr_acct_status worse(xcr_acct_status x, xcr_acct_status y)
     return x > y ? x : y;
 }
 
-static inline xcr_acct_status classify(double equity, double coll, double mm,
-                                       double im)
-{
-    if (equity < 0)
-        return XCR_BANKRUPT;
-    if (coll < mm)
-        return XCR_LIQUIDATABLE;
-    if (coll < im)
-        return XCR_MARGIN_CALL;
-    return XCR_HEALTHY;
-}
+/* (eval_math.h holds the arithmetic shared with the CUDA back end.) */
 
 /* `with_ov` and `port` are compile-time constants at each call site, so the
  * common path (no override, not a portfolio account) carries no per-lookup
@@ -88,34 +79,27 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
         const double mark = m->mark[ii] * fu;
         const double sp = m->price[in->settle] *
                           (with_ov ? ov_factor(b, ov, in->settle) : 1.0);
-        double upnl_usd, contrib;
-        if (in->type == XCR_OPTION) {
-            double uv = (with_ov && fu != 1.0)
-                            ? xcr__option_unit_value(b, in, mark, m->iv[ii])
-                            : m->unit_value[ii];
-            upnl_usd = size * uv;
-            contrib = upnl_usd / sp;
-        } else if (in->inverse) {
-            /* coin-margined: size·cs·(1/entry − 1/mark) coins (spec §1) */
-            contrib = size * in->cs * (1.0 / b->pos_entry[p] - 1.0 / mark);
-            upnl_usd = contrib * sp;
-        } else {
-            upnl_usd = size * in->cs * (mark - b->pos_entry[p]);
-            contrib = upnl_usd / sp;
-        }
+        double contrib;
+        const double uv =
+            in->type != XCR_OPTION ? 0.0
+            : (with_ov && fu != 1.0)
+                ? xcr__option_unit_value(b, in, mark, m->iv[ii])
+                : m->unit_value[ii];
+        const double upnl_usd =
+            xcr__em_upnl(in->type == XCR_OPTION, in->inverse, size, in->cs,
+                         b->pos_entry[p], mark, uv, sp, &contrib);
         if (!isolated)
             add_net(ws, in->settle, contrib, &nt);
 
         /* Notional: linear |size|·cs·mark, inverse |size|·cs (USD face). */
         const double notional =
-            in->inverse ? fabs(size) * in->cs : fabs(size) * in->cs * mark;
+            xcr__em_notional(in->inverse, size, in->cs, mark);
         double im = 0, mm = 0;
         uint32_t br = 0;
         if (!port && (in->type != XCR_OPTION || size < 0)) {
-            br = xcr__bracket(b, in, notional);
-            const xcr__mtier *t = &b->mtiers[in->mt_off + br];
-            mm = notional * t->mmr - t->cum_mm;
-            im = notional * t->imr - t->cum_im;
+            br = xcr__em_bracket(b->mtiers + in->mt_off, in->nmt, notional);
+            xcr__em_bracket_margin(&b->mtiers[in->mt_off + br], notional,
+                                   &im, &mm);
         }
         pos_im += im;
         pos_mm += mm;
@@ -123,7 +107,7 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
         if (isolated) {
             const double pm = b->pos_iso[p] + upnl_usd;
             iso_coll += pm;
-            ps = pm < 0 ? XCR_BANKRUPT : classify(0, pm, mm, im);
+            ps = xcr__em_iso_status(pm, mm, im);
             iso_status = worse(iso_status, ps);
             if (pm - mm < iso_worst)
                 iso_worst = pm - mm;
@@ -167,13 +151,9 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
                 debt -= v;
             }
         } else if (!isolated) {
-            if (v > 0) {
-                coll += xcr__tiered(b, as, v);
-            } else if (v < 0) {
-                coll += v * as->liability_weight;
-                mm -= v * as->borrow_mmr;
-                im -= v * as->borrow_imr;
-            }
+            xcr__em_cross_asset(v, b->tiers + as->tier_off, as->ntiers,
+                                as->liability_weight, as->borrow_mmr,
+                                as->borrow_imr, &coll, &mm, &im);
         }
     }
 
@@ -193,14 +173,7 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
         out->borrow_capacity = c_ltv - debt;
         /* Decide margin_call on the capacity itself, so that rounding in
          * the IM ratio can never disagree with it. */
-        if (equity < 0)
-            st = XCR_BANKRUPT;
-        else if (c_lt < debt)
-            st = XCR_LIQUIDATABLE;
-        else if (c_ltv - debt < 0)
-            st = XCR_MARGIN_CALL;
-        else
-            st = XCR_HEALTHY;
+        st = xcr__em_lending_status(equity, c_lt, c_ltv, debt);
         s = c_lt - debt;
     } else if (isolated) {
         equity += iso_coll;
@@ -214,7 +187,7 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
             im += pim;
             mm += pmm;
         }
-        st = classify(equity, coll, mm, im);
+        st = xcr__em_classify(equity, coll, mm, im);
         s = coll - mm;
     }
     out->equity = equity;
