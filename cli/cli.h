@@ -18,6 +18,9 @@ int cmd_demo(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_stress(int argc, char **argv);
 int cmd_scenarios(int argc, char **argv);
+int cmd_cascade(int argc, char **argv);
+int cmd_contagion(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print "xcr: <msg>" to stderr and return the exit status for a library
  * status: 2 for bad input, 1 for internal failures. */

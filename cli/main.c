@@ -17,6 +17,12 @@ static const struct {
     {"stress", cmd_stress,
      "stress scenarios, grids, Monte Carlo VaR/ES, exposure report"},
     {"scenarios", cmd_scenarios, "list the built-in stress scenarios"},
+    {"cascade", cmd_cascade,
+     "liquidation cascade: forced sales, price impact, bad debt"},
+    {"contagion", cmd_contagion,
+     "network contagion: clearing, DebtRank, fire sales, venue failure"},
+    {"serve", cmd_serve,
+     "live margin monitor: HTTP API, alerts, durable state"},
 };
 
 static void usage(FILE *f)

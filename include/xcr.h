@@ -54,7 +54,8 @@ XCR_API const char *xcr_version_string(void);
     X(EIO, "input/output error")                                            \
     X(EDB, "database error")                                                \
     X(ENOTFOUND, "not found")                                               \
-    X(EINTERNAL, "internal error")
+    X(EINTERNAL, "internal error")                                          \
+    X(ENODEV, "no GPU back end or device")
 
 typedef enum xcr_status {
 #define XCR__ENUM(name, text) XCR_##name,
@@ -443,5 +444,9 @@ XCR_API xcr_status xcr_demo_book(const xcr_demo_opts *o,
 /* Subsystem APIs. */
 #include "xcr/portfolio.h"
 #include "xcr/stress.h"
+#include "xcr/gpu.h"
+#include "xcr/monitor.h"
+#include "xcr/cascade.h"
+#include "xcr/contagion.h"
 
 #endif /* XCR_H */

@@ -105,7 +105,16 @@ double xcr__adl_cover(xcr_cascade *c, size_t acct, double residual,
             xcr_mode md = (xcr_mode)b->acct_mode[ca];
             if (ca == acct || sz == 0 || (sz > 0) == (q > 0) ||
                 (md != XCR_MODE_CROSS && md != XCR_MODE_PORTFOLIO) ||
-                (c->touched[ca] & 1) || !(c->res[ca].equity > 0))
+                (c->touched[ca] & 1))
+                continue;
+            /* rank on the round-start result, as full re-evaluation
+             * would: a skipped account's stored result lags (bound.c);
+             * its holdings are still those of the round's start (it was
+             * not liquidated, and an earlier ADL this round refreshed it
+             * before changing it) */
+            if (c->stale[ca])
+                xcr__cascade_refresh(c, ca);
+            if (!(c->res[ca].equity > 0))
                 continue;
             double upnl = sz * in->cs * (mark - b->pos_entry[cp]);
             double ev = fabs(sz) * in->cs * b->pos_entry[cp];

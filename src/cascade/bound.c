@@ -24,7 +24,10 @@
  * may lag by a round.  Off in sequential mode and with full_reevaluation. */
 #include "cascade.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "../margin/eval_math.h"
 
 xcr_status xcr__bound_init(xcr_cascade *c)
 {
@@ -35,8 +38,21 @@ xcr_status xcr__bound_init(xcr_cascade *c)
     c->kappa = xcr__calloc(al, c->na + 1, sizeof *c->kappa);
     c->mmr_max = xcr__calloc(al, b->n_insts + 1, sizeof *c->mmr_max);
     c->ibase = xcr__calloc(al, b->n_insts + 1, sizeof *c->ibase);
-    if (!c->elig || !c->last || !c->kappa || !c->mmr_max || !c->ibase)
+    c->stale = xcr__calloc(al, c->nacc + 1, 1);
+    c->pos_slot = xcr__calloc(al, c->npos + 1, sizeof *c->pos_slot);
+    if (!c->elig || !c->last || !c->kappa || !c->mmr_max || !c->ibase ||
+        !c->stale || !c->pos_slot)
         return XCR_ENOMEM;
+    /* each position's settle slot (build_layout gave every account one) */
+    for (size_t i = 0; i < c->nacc; i++)
+        for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++) {
+            uint32_t settle = b->insts[b->pos_inst[p]].settle;
+            for (uint32_t k = c->bal_off[i]; k < c->bal_off[i + 1]; k++)
+                if (c->bal_asset[k] == settle) {
+                    c->pos_slot[p] = k - c->bal_off[i];
+                    break;
+                }
+        }
     for (size_t i = 0; i < b->n_insts; i++)
         c->ibase[i] = b->insts[i].mark / b->assets[b->insts[i].und].price;
     for (size_t a = 0; a < c->na; a++) {
@@ -76,6 +92,8 @@ void xcr__bound_free(xcr_cascade *c)
     xcr__free(al, c->rtab);
     xcr__free(al, c->dtab);
     xcr__free(al, c->ibase);
+    xcr__free(al, c->stale);
+    xcr__free(al, c->pos_slot);
 }
 
 xcr_status xcr__bound_epoch(xcr_cascade *c)
@@ -104,27 +122,66 @@ xcr_status xcr__bound_epoch(xcr_cascade *c)
         for (size_t a = 0; a < c->na; a++) {
             double pt = c->hist[t * c->na + a];
             c->rtab[t * c->na + a] = c->price[a] / pt - 1;
-            c->dtab[t * c->na + a] = c->price[a] - pt;
         }
     return XCR_OK;
 }
 
-/* 1 when account i must be evaluated; else its equity is updated. */
-static int classify_one(xcr_cascade *c, uint32_t i)
+/* The evaluator's equity of account i at the current prices, bit for bit:
+ * the same IEEE operations in the same order as eval_impl (src/margin/
+ * eval.c: net per asset in first-touch order — here the account's slot
+ * order, which holds every settle asset — then Σ net·price, isolated
+ * margins last).  The build compiles C17 without contraction
+ * (-ffp-contract=off is the ISO default), so equal operations give equal
+ * bits.  `net` has room for the account's slots. */
+static double exact_equity(const xcr_cascade *c, uint32_t i, double *net)
+{
+    const xcr_book *b = c->book;
+    const xcr_market *m = c->m;
+    const bool isolated = b->acct_mode[i] == XCR_MODE_ISOLATED;
+    uint32_t b0 = c->bal_off[i], nb = c->bal_off[i + 1] - b0;
+    for (uint32_t k = 0; k < nb; k++)
+        net[k] = 0.0 + c->bal_amt[b0 + k];
+    double iso_coll = 0;
+    for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++) {
+        const uint32_t ii = b->pos_inst[p];
+        const xcr__inst *in = &b->insts[ii];
+        const double mark = m->mark[ii] * 1.0;
+        const double sp = m->price[in->settle] * 1.0;
+        const double uv = in->type != XCR_OPTION ? 0.0 : m->unit_value[ii];
+        double contrib;
+        const double upnl = xcr__em_upnl(in->type == XCR_OPTION, in->inverse,
+                                         c->pos_size[p], in->cs,
+                                         b->pos_entry[p], mark, uv, sp,
+                                         &contrib);
+        if (!isolated)
+            net[c->pos_slot[p]] += contrib;
+        else
+            iso_coll += c->pos_iso[p] + upnl;
+    }
+    double equity = 0;
+    for (uint32_t k = 0; k < nb; k++)
+        equity += net[k] * (m->price[c->bal_asset[b0 + k]] * 1.0);
+    if (isolated)
+        equity += iso_coll;
+    return equity;
+}
+
+/* 1 when account i must be evaluated; else its equity is brought up to
+ * date (exactly) and its stored result marked stale. */
+static int classify_one(xcr_cascade *c, uint32_t i, double *net)
 {
     const xcr_book *b = c->book;
     if ((c->dirty[i] & 2) || !c->elig[i] || !(c->surplus[i] > 0) ||
         c->last[i] == 0)
         return 1;
     size_t off = (size_t)c->last[i] * c->na;
-    const double *pt = c->hist + off, *rt = c->rtab + off, *dt = c->dtab + off;
+    const double *pt = c->hist + off, *rt = c->rtab + off;
     bool lending = b->acct_mode[i] == XCR_MODE_LENDING;
-    double bound = 0, deq = 0, size_sum = 0;
+    double bound = 0, size_sum = 0;
     for (uint32_t k = c->bal_off[i]; k < c->bal_off[i + 1]; k++) {
         uint32_t a = c->bal_asset[k];
-        double amt = c->bal_amt[k], v = fabs(amt * pt[a]);
+        double v = fabs(c->bal_amt[k] * pt[a]);
         bound += v * fabs(rt[a]) * (lending ? 1 : c->kappa[a]);
-        deq += amt * dt[a];
         size_sum += v;
     }
     for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++) {
@@ -134,14 +191,14 @@ static int classify_one(xcr_cascade *c, uint32_t i)
         bound += v * fabs(rt[u]) *
                  ((lending ? 1 : c->kappa[b->insts[ii].settle]) +
                   c->mmr_max[ii]);
-        deq += q * dt[u];
         size_sum += v;
     }
     /* a margin for rounding in the evaluator's sums */
     double tol = 1e-12 * (size_sum + fabs(c->surplus[i])) + 1e-9;
     if (!(c->surplus[i] - bound * (1 + 1e-9) > tol))
         return 1;
-    c->eq[i] = c->res[i].equity + deq;
+    c->eq[i] = exact_equity(c, i, net);
+    c->stale[i] = 1;
     return 0;
 }
 
@@ -155,8 +212,11 @@ typedef struct bound_job {
 static void *bound_worker(void *arg)
 {
     bound_job *j = arg;
+    double *net = malloc((j->c->slot_cap + 1) * sizeof *net);
     for (size_t k = j->lo; k < j->hi; k++)
-        j->need[k] = (uint8_t)classify_one(j->c, j->list[k]);
+        /* without scratch (no memory) every account is evaluated */
+        j->need[k] = net ? (uint8_t)classify_one(j->c, j->list[k], net) : 1;
+    free(net);
     return NULL;
 }
 

@@ -180,6 +180,12 @@ struct xcr_cascade {
     double *kappa;              /* per asset: |d surplus / d value| bound  */
     double *mmr_max;            /* per instrument: the largest MMR         */
     uint32_t *last;             /* per account: epoch of its evaluation    */
+    uint8_t *stale;             /* per account: skipped since its last
+                                   evaluation (res lags; eq is exact)      */
+    uint32_t *pos_slot;         /* per position: its settle asset's slot,
+                                   relative to the account's first slot   */
+    xcr__ws rws;                /* serial workspace for refreshes (ADL)    */
+    bool have_rws;
     double *hist;               /* prices per epoch (epoch × n_assets)     */
     double *rtab, *dtab;        /* per epoch × asset: P_now/P_t − 1 and
                                    P_now − P_t, refreshed each epoch       */
@@ -210,6 +216,11 @@ xcr_status xcr__cascade_eval(const xcr_cascade *c, const uint32_t *idx,
  * with the current epoch), saving a copy of a million results a round. */
 xcr_status xcr__cascade_eval_state(xcr_cascade *c, const uint32_t *idx,
                                    size_t n, int threads);
+
+/* Bring a skipped account's result up to date at the current prices
+ * (serial; its holdings must be unchanged since the round's start): what
+ * full re-evaluation would hold for it.  ADL ranks counterparties by it. */
+void xcr__cascade_refresh(xcr_cascade *c, size_t acct);
 
 /* MARK: skipping re-evaluations (bound.c) ------------------------------------------ */
 

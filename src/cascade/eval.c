@@ -34,7 +34,7 @@ static void *eval_worker(void *arg)
             st->eq[i] = st->res[i].equity;
             st->st[i] = (uint8_t)st->res[i].status;
             st->last[i] = (uint32_t)st->epoch;
-            st->ever[i] &= (uint8_t)~2u; /* re-try the policies */
+            st->stale[i] = 0;
         }
     } else {
         for (size_t k = j->lo; k < j->hi; k++) {
@@ -89,4 +89,15 @@ xcr_status xcr__cascade_eval_state(xcr_cascade *c, const uint32_t *idx,
         if (jobs[t].st != XCR_OK)
             return jobs[t].st;
     return XCR_OK;
+}
+
+void xcr__cascade_refresh(xcr_cascade *c, size_t acct)
+{
+    /* the run's serial workspace (xcr_cascade_run sets it up) */
+    xcr__eval_account(c->m, NULL, acct, &c->rws, &c->res[acct], NULL,
+                      &c->surplus[acct]);
+    c->eq[acct] = c->res[acct].equity;
+    c->st[acct] = (uint8_t)c->res[acct].status;
+    c->last[acct] = (uint32_t)c->epoch;
+    c->stale[acct] = 0;
 }

@@ -62,6 +62,7 @@ static void store(xcr_cascade *c, size_t acct, const xcr_account_result *r,
     c->eq[acct] = r->equity;
     c->st[acct] = (uint8_t)r->status;
     c->last[acct] = (uint32_t)c->epoch;
+    c->stale[acct] = 0;
 }
 
 static void liquidate_one(xcr_cascade *c, xcr__liq_ctx *x, size_t acct,
@@ -357,9 +358,15 @@ static xcr_status eval_dirty(xcr_cascade *c, uint32_t *list,
     if (s != XCR_OK)
         return s;
     size_t n = 0, m = 0;
-    for (size_t i = 0; i < c->nacc; i++)
+    /* an account whose prices or holdings changed gets its policy re-tried
+     * (ever & 2 cleared) — decided on `dirty` in both modes, so that full
+     * re-evaluation re-tries exactly the same accounts */
+    for (size_t i = 0; i < c->nacc; i++) {
+        if (c->dirty[i])
+            c->ever[i] &= (uint8_t)~2u;
         if (c->dirty[i] || c->o.full_reevaluation)
             list[n++] = (uint32_t)i;
+    }
     /* accounts that provably stay safe are skipped (bound.c).  When the
      * last test skipped less than a quarter of the accounts, the test
      * costs more than it saves: it is re-tried every fourth epoch only
@@ -433,6 +440,11 @@ xcr_status xcr_cascade_run(xcr_cascade *c, xcr_error *err)
         goto done;
     }
     have_x1 = true;
+    if (xcr__ws_init(&c->rws, &c->sb) != XCR_OK) {
+        st = xcr__fail(err, XCR_ENOMEM, "out of memory");
+        goto done;
+    }
+    c->have_rws = true;
     memset(c->dirty, 2, n);
     /* the shock itself may trip the circuit breaker */
     if (c->o.cb_max_move > 0)
@@ -661,6 +673,9 @@ xcr_status xcr_cascade_run(xcr_cascade *c, xcr_error *err)
 done:
     if (have_x1)
         xcr__liq_ctx_free(c, &x1);
+    if (c->have_rws)
+        xcr__ws_free(&c->rws, &c->sb);
+    c->have_rws = false;
     xcr__free(al, list);
     xcr__free(al, cands);
     xcr__free(al, tmp);

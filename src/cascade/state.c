@@ -352,6 +352,13 @@ xcr_status xcr_cascade_new(const xcr_book *b, const xcr_cascade_opts *o,
     xcr_status s = check_opts(b, o, err);
     if (s != XCR_OK)
         return s;
+    if (o->gpu) {
+        /* fail here, cleanly, rather than at the first round */
+        char why[160];
+        if (!xcr_gpu_available(why, sizeof why))
+            return xcr__fail(err, XCR_ENODEV, "--gpu: no usable GPU (%s)",
+                             why);
+    }
     long cash = -1;
     for (size_t a = 0; a < b->n_assets && cash < 0; a++)
         if (b->assets[a].stable)
