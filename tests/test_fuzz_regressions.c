@@ -27,6 +27,24 @@
 #define LLVMFuzzerTestOneInput fuzz_corr_history_one
 #include "../fuzz/fuzz_corr_history.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_network_json_one
+#include "../fuzz/fuzz_network_json.c"
+#undef LLVMFuzzerTestOneInput
+/* the two server harnesses share the names of their file-scope helpers */
+#define LLVMFuzzerTestOneInput fuzz_ticks_one
+#define mon ticks_mon
+#define state_text ticks_state_text
+#include "../fuzz/fuzz_ticks.c"
+#undef LLVMFuzzerTestOneInput
+#undef mon
+#undef state_text
+#define LLVMFuzzerTestOneInput fuzz_serve_request_one
+#define mon request_mon
+#define state_text request_state_text
+#include "../fuzz/fuzz_serve_request.c"
+#undef LLVMFuzzerTestOneInput
+#undef mon
+#undef state_text
 
 typedef int (*harness_fn)(const uint8_t *, size_t);
 
@@ -72,3 +90,6 @@ REPLAY(sqlite_book, 1)
 REPLAY(csv_reader, 2)
 REPLAY(scenario_file, 4)
 REPLAY(corr_history, 3)
+REPLAY(network_json, 5)
+REPLAY(ticks, 3)
+REPLAY(serve_request, 3)
