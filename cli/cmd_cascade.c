@@ -61,6 +61,9 @@ static void help(void)
         "immediate impact\n"
         "  --full-reevaluation     re-evaluate every account every round "
         "(same results)\n"
+        "  --gpu                   evaluate on the GPU where the cascade can "
+        "(CUDA builds;\n"
+        "                          same results; exit 2 without a GPU)\n"
         "  --threads T             worker threads (default: all cores); "
         "results do not\n"
         "                          depend on T\n"
@@ -96,7 +99,7 @@ static bool is_file(const char *p)
 enum {
     O_SHOCK = 1000, O_SCEN, O_POLICY, O_CFR, O_TARGET, O_PENALTY, O_THF,
     O_FUND, O_NOADL, O_RANK, O_SEIZE, O_SFPF, O_CB, O_CAP, O_CONC, O_MAXR,
-    O_SEQ, O_FULL, O_THREADS, O_TRACE, O_FORMAT, O_SEGMENT, O_HELP
+    O_SEQ, O_FULL, O_THREADS, O_TRACE, O_FORMAT, O_SEGMENT, O_GPU, O_HELP
 };
 
 /* Per-asset round caps "SYM=USD,..." (parsed like --shock). */
@@ -149,12 +152,13 @@ int cmd_cascade(int argc, char **argv)
         {"trace-accounts", no_argument, NULL, O_TRACE},
         {"format", required_argument, NULL, O_FORMAT},
         {"segment", no_argument, NULL, O_SEGMENT},
+        {"gpu", no_argument, NULL, O_GPU},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0}};
     const char *shock = NULL, *scen = NULL, *policy = NULL, *cfr = NULL,
                *rank = NULL, *caps_spec = NULL;
     int target = -1, noadl = 0, seize = -1, conc = 0, seq = 0, full = 0,
-        trace = 0, segment = 0;
+        trace = 0, segment = 0, gpu = 0;
     double penalty = NAN, thf = NAN, fund = NAN, sfpf = NAN, cb_move = NAN;
     unsigned long long maxr = 0, threads = 0, cb_rounds = 0;
     xcr_out_format format = XCR_OUT_TABLE;
@@ -260,6 +264,9 @@ int cmd_cascade(int argc, char **argv)
             if (!cli_parse_format(optarg, &format))
                 return cli_usage("cascade", "unknown format '%s'", optarg);
             break;
+        case O_GPU:
+            gpu = 1;
+            break;
         case O_SEGMENT:
             segment = 1;
             break;
@@ -329,6 +336,7 @@ int cmd_cascade(int argc, char **argv)
     o.concentration_haircut = conc;
     o.trace_accounts = trace;
     o.threads = (int)threads;
+    o.gpu = gpu;
     if (caps_spec) {
         caps = calloc(na + 1, sizeof *caps);
         if (!caps) {
@@ -400,7 +408,9 @@ int cmd_cascade(int argc, char **argv)
         goto fail;
     goto out;
 fail:
-    rc = cli_report(&err, s);
+    /* no GPU when --gpu was asked for: a usage problem (exit 2) */
+    rc = s == XCR_ENODEV ? (cli_report(&err, s), XCR_EXIT_INPUT)
+                         : cli_report(&err, s);
 out:
     free(moves);
     free(caps);

@@ -242,6 +242,13 @@ typedef struct xcr_cascade_event {
 } xcr_cascade_event;
 
 XCR_API size_t xcr_cascade_event_count(const xcr_cascade *c);
+
+/** Work done by a run (a load-independent cost figure; bench/cascade):
+ *  account evaluations by the margin evaluator at the rounds' starts, after
+ *  the liquidations and for ADL, and into `*skipped` (may be NULL) the
+ *  round-start evaluations the skip rule proved unnecessary.  The
+ *  policies' own probing is not counted. */
+XCR_API size_t xcr_cascade_evaluations(const xcr_cascade *c, size_t *skipped);
 XCR_API xcr_status xcr_cascade_event_get(const xcr_cascade *c, size_t i,
                                          xcr_cascade_event *out);
 

@@ -152,6 +152,8 @@ struct xcr_cascade {
     uint8_t *ever;              /* 1 liquidated once; 2 policy could not act*/
     uint8_t *touched;           /* this round: 1 liquidated, 2 changed     */
     uint32_t *changed;          /* accounts changed this round             */
+    bool clear_dirty;           /* the round-start scan clears `dirty`
+                                   (else the classifier does)             */
     size_t nchanged;
     double round_adl_vol, round_adl_loss;
     /* asset → accounts exposed to it (CSR), instrument → positions */
@@ -176,9 +178,8 @@ struct xcr_cascade {
 
     /* skipping re-evaluations that provably cannot liquidate (bound.c) */
     bool skip_on;
-    uint8_t *elig;              /* per account: linear cross/lending       */
+    uint8_t *elig;              /* per account: not a portfolio account    */
     double *kappa;              /* per asset: |d surplus / d value| bound  */
-    double *mmr_max;            /* per instrument: the largest MMR         */
     uint32_t *last;             /* per account: epoch of its evaluation    */
     uint8_t *stale;             /* per account: skipped since its last
                                    evaluation (res lags; eq is exact)      */
@@ -187,10 +188,9 @@ struct xcr_cascade {
     xcr__ws rws;                /* serial workspace for refreshes (ADL)    */
     bool have_rws;
     double *hist;               /* prices per epoch (epoch × n_assets)     */
-    double *rtab, *dtab;        /* per epoch × asset: P_now/P_t − 1 and
-                                   P_now − P_t, refreshed each epoch       */
-    double *ibase;              /* per instrument: mark / book price       */
-    size_t epoch, cap_hist;
+    double *hmark, *huv;        /* per epoch × instrument: marks and
+                                   option values per contract             */
+    size_t epoch, cap_hist, cap_ihist;
     size_t n_evals, n_skipped;  /* statistics                              */
     double skip_ratio;          /* share skipped at the last classification */
 

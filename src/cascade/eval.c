@@ -100,4 +100,5 @@ void xcr__cascade_refresh(xcr_cascade *c, size_t acct)
     c->st[acct] = (uint8_t)c->res[acct].status;
     c->last[acct] = (uint32_t)c->epoch;
     c->stale[acct] = 0;
+    c->n_evals++;
 }

@@ -348,61 +348,145 @@ static xcr__round *new_round(xcr_cascade *c)
     return r;
 }
 
-/* Evaluate the dirty accounts (or all) into c->res; returns Σ equity and
- * Σ |equity| in account order. */
-static xcr_status eval_dirty(xcr_cascade *c, uint32_t *list,
-                             xcr_account_result *tmp, double *tmp_s,
-                             uint8_t *need, double *sum, double *abs_sum)
+/* MARK: per-round scans over all accounts ------------------------------------------- */
+
+/* The O(accounts) scans of a round run on worker threads over fixed chunks
+ * of SCAN_CHUNK accounts: each chunk writes its list at its own offset and
+ * its partial sums, which are then joined in chunk order.  The chunking
+ * does not depend on the thread count, so neither do the bits. */
+#define SCAN_CHUNK ((size_t)65536)
+
+typedef struct scan_job {
+    xcr_cascade *c;
+    int pass;                   /* 0: dirty list; 1: sums and candidates */
+    size_t ch0, ch1;            /* chunk range                           */
+    uint32_t *list;             /* per chunk at ch·SCAN_CHUNK            */
+    size_t *cnt;                /* per chunk: entries written            */
+    size_t *held;               /* per chunk: held candidates            */
+    double *sum, *abs_sum;      /* per chunk                             */
+    size_t nhalt;
+} scan_job;
+
+static bool held(const xcr_cascade *c, size_t i);
+
+static void *scan_worker(void *arg)
+{
+    scan_job *j = arg;
+    xcr_cascade *c = j->c;
+    for (size_t ch = j->ch0; ch < j->ch1; ch++) {
+        size_t lo = ch * SCAN_CHUNK, hi = lo + SCAN_CHUNK, k = lo, nh = 0;
+        if (hi > c->nacc)
+            hi = c->nacc;
+        if (j->pass == 0) {
+            /* an account whose prices or holdings changed gets its policy
+             * re-tried (ever & 2 cleared): decided on `dirty` in both
+             * modes, so full re-evaluation re-tries the same accounts */
+            bool full = c->o.full_reevaluation;
+            for (size_t i = lo; i < hi; i++) {
+                if (c->dirty[i])
+                    c->ever[i] &= (uint8_t)~2u;
+                if (c->dirty[i] || full)
+                    j->list[k++] = (uint32_t)i;
+                if (c->clear_dirty)
+                    c->dirty[i] = 0;
+            }
+        } else {
+            double e = 0, ae = 0;
+            for (size_t i = lo; i < hi; i++) {
+                double v = c->eq[i];
+                e += v;
+                ae += fabs(v);
+                if (c->st[i] < XCR_LIQUIDATABLE || (c->ever[i] & 2))
+                    continue;
+                /* held: exposed to an asset under a halt */
+                if (j->nhalt && held(c, i))
+                    nh++;
+                else
+                    j->list[k++] = (uint32_t)i;
+            }
+            j->sum[ch] = e;
+            j->abs_sum[ch] = ae;
+            j->held[ch] = nh;
+        }
+        j->cnt[ch] = k - lo;
+    }
+    return NULL;
+}
+
+/* Run one pass; returns the joined list's length (the list compacted in
+ * place, in account order) and, for pass 1, the sums and held count.
+ * `tab` holds 2 size_t and 2 doubles per chunk (xcr_cascade_run). */
+static size_t scan(xcr_cascade *c, int pass, uint32_t *list, size_t nhalt,
+                   void *tab, double *sum, double *abs_sum, size_t *nheld)
+{
+    size_t nch = (c->nacc + SCAN_CHUNK - 1) / SCAN_CHUNK;
+    size_t *cnt = tab, *hl = cnt + nch;
+    double *sm = (double *)(hl + nch), *as = sm + nch;
+    int nt = xcr__thread_count(c->threads, c->nacc);
+    if ((size_t)nt > nch)
+        nt = nch ? (int)nch : 1;
+    scan_job jobs[XCR__MAX_THREADS];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (scan_job){c,  pass, nch * (size_t)t / (size_t)nt,
+                             nch * (size_t)(t + 1) / (size_t)nt,
+                             list, cnt, hl, sm, as, nhalt};
+    if (nch)
+        xcr__run_jobs(scan_worker, jobs, sizeof jobs[0], nt);
+    size_t n = 0, nh = 0;
+    double e = 0, ae = 0;
+    for (size_t ch = 0; ch < nch; ch++) {
+        if (n != ch * SCAN_CHUNK && cnt[ch])
+            memmove(list + n, list + ch * SCAN_CHUNK,
+                    cnt[ch] * sizeof *list);
+        n += cnt[ch];
+        if (pass == 1) {
+            e += sm[ch];
+            ae += as[ch];
+            nh += hl[ch];
+        }
+    }
+    if (pass == 1) {
+        *sum = e;
+        *abs_sum = ae;
+        *nheld = nh;
+    }
+    return n;
+}
+
+static size_t scan_tab_bytes(const xcr_cascade *c)
+{
+    size_t nch = (c->nacc + SCAN_CHUNK - 1) / SCAN_CHUNK;
+    return (nch + 1) * 2 * (sizeof(size_t) + sizeof(double));
+}
+
+/* Evaluate the dirty accounts (or all) into c->res; the skip rule
+ * (bound.c) leaves out those that provably stay safe. */
+static xcr_status eval_dirty(xcr_cascade *c, uint32_t *list, uint8_t *need,
+                             void *tab)
 {
     xcr_status s = xcr__bound_epoch(c);
     if (s != XCR_OK)
         return s;
-    size_t n = 0, m = 0;
-    /* an account whose prices or holdings changed gets its policy re-tried
-     * (ever & 2 cleared) — decided on `dirty` in both modes, so that full
-     * re-evaluation re-tries exactly the same accounts */
-    for (size_t i = 0; i < c->nacc; i++) {
-        if (c->dirty[i])
-            c->ever[i] &= (uint8_t)~2u;
-        if (c->dirty[i] || c->o.full_reevaluation)
-            list[n++] = (uint32_t)i;
-    }
-    /* accounts that provably stay safe are skipped (bound.c).  When the
-     * last test skipped less than a quarter of the accounts, the test
-     * costs more than it saves: it is re-tried every fourth epoch only
-     * (this changes no liquidation, only which equities are summed from
-     * the evaluator and which from the exact linear update). */
-    (void)tmp;
-    (void)tmp_s;
+    /* When the last test skipped less than a quarter of the accounts, the
+     * test costs more than it saves: it is re-tried every fourth epoch
+     * only (this changes no result: a skipped account's decision and
+     * equity are the evaluator's, bound.c) */
     bool test = c->skip_on && c->epoch > 1 &&
                 (c->skip_ratio >= 0.25 || c->epoch % 4 == 2);
+    c->clear_dirty = !test;
+    size_t n = scan(c, 0, list, 0, tab, NULL, NULL, NULL), m = n;
     if (test) {
+        /* classifies and clears `dirty` of the listed accounts */
         xcr__bound_classify(c, list, n, need, c->threads);
-        for (size_t k = 0; k < n; k++) {
-            c->dirty[list[k]] = 0;
+        m = 0;
+        for (size_t k = 0; k < n; k++)
             if (need[k])
                 list[m++] = list[k];
-        }
         c->skip_ratio = n ? (double)(n - m) / (double)n : 1;
-    } else {
-        for (size_t k = 0; k < n; k++)
-            c->dirty[list[k]] = 0;
-        m = n;
     }
     c->n_evals += m;
     c->n_skipped += n - m;
-    s = xcr__cascade_eval_state(c, list, m, c->threads);
-    if (s != XCR_OK)
-        return s;
-    double e = 0, ae = 0;
-    for (size_t i = 0; i < c->nacc; i++) {
-        double v = c->eq[i];
-        e += v;
-        ae += fabs(v);
-    }
-    *sum = e;
-    *abs_sum = ae;
-    return XCR_OK;
+    return xcr__cascade_eval_state(c, list, m, c->threads);
 }
 
 static double ledgers(const xcr_cascade *c)
@@ -427,11 +511,12 @@ xcr_status xcr_cascade_run(xcr_cascade *c, xcr_error *err)
     double *start = xcr__malloc(al, (c->na + 1) * sizeof *start);
     double *cap_used = xcr__calloc(al, c->na + 1, sizeof *cap_used);
     uint8_t *need = xcr__malloc(al, n + 1);
+    void *tab = xcr__malloc(al, scan_tab_bytes(c));
     xcr__liq_ctx x1;
     bool have_x1 = false;
     xcr_status st = XCR_OK;
     if (!list || !cands || !tmp || !tmp_s || !outs || !start || !cap_used ||
-        !need) {
+        !need || !tab) {
         st = xcr__fail(err, XCR_ENOMEM, "out of memory");
         goto done;
     }
@@ -455,30 +540,23 @@ xcr_status xcr_cascade_run(xcr_cascade *c, xcr_error *err)
     xcr__round *prev = NULL;
     c->converged = false;
     for (size_t round = 1;; round++) {
-        st = eval_dirty(c, list, tmp, tmp_s, need, &e0, &abs0);
+        st = eval_dirty(c, list, need, tab);
         if (st != XCR_OK) {
             xcr__fail(err, st, "out of memory");
             goto done;
         }
+        /* held accounts: exposed to an asset under a halt */
+        size_t nhalt_assets = 0;
+        for (size_t a = 0; a < c->na; a++)
+            nhalt_assets += c->halt_left[a] > 0;
+        size_t nheld = 0;
+        size_t nc = scan(c, 1, cands, nhalt_assets, tab, &e0, &abs0, &nheld);
         if (round == 1)
             c->eq_start = e0;
         if (prev)
             prev->pub.mtm = e0 - prev_e1;
         if (round > c->o.max_rounds)
             break;
-        /* held accounts: exposed to an asset under a halt */
-        size_t nhalt_assets = 0;
-        for (size_t a = 0; a < c->na; a++)
-            nhalt_assets += c->halt_left[a] > 0;
-        size_t nc = 0, nheld = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (c->st[i] < XCR_LIQUIDATABLE || (c->ever[i] & 2))
-                continue;
-            if (nhalt_assets && held(c, i))
-                nheld++;
-            else
-                cands[nc++] = (uint32_t)i;
-        }
         if (nc == 0 && (nheld == 0 || nhalt_assets == 0)) {
             c->converged = true;
             break;
@@ -508,6 +586,7 @@ xcr_status xcr_cascade_run(xcr_cascade *c, xcr_error *err)
                 size_t acct = cands[k];
                 xcr_account_result rr;
                 xcr__acct_eval(c, &x1, acct, &rr, NULL);
+                c->n_evals++;
                 if (rr.status < XCR_LIQUIDATABLE)
                     continue;
                 store(c, acct, &rr, NAN);
@@ -602,6 +681,7 @@ xcr_status xcr_cascade_run(xcr_cascade *c, xcr_error *err)
             }
             /* conservation: the liquidations at this round's prices */
             size_t nch = c->nchanged;
+            c->n_evals += nch;
             st = xcr__cascade_eval(c, c->changed, nch, tmp, tmp_s,
                                    c->threads);
             if (st != XCR_OK) {
@@ -684,5 +764,6 @@ done:
     xcr__free(al, start);
     xcr__free(al, cap_used);
     xcr__free(al, need);
+    xcr__free(al, tab);
     return st;
 }

@@ -212,52 +212,143 @@ static void seen_add(uint32_t *list, size_t *n, uint8_t *seen, uint32_t a)
     }
 }
 
+/* The assets of account i in slot order (book balances, then the
+ * settlement asset and the positions' settle assets not yet there): the
+ * first `*nslots` entries of `list`; then the underlyings, up to `*nexp`
+ * (the exposure set).  `seen` is left cleared. */
+static void acct_assets(const xcr_cascade *c, size_t i, uint32_t *list,
+                        uint8_t *seen, size_t *nslots, size_t *nexp)
+{
+    const xcr_book *b = c->book;
+    size_t k = 0;
+    for (uint32_t s = b->bal_off[i]; s < b->bal_off[i + 1]; s++)
+        seen_add(list, &k, seen, b->bal_asset[s]);
+    seen_add(list, &k, seen, c->cash);
+    for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
+        seen_add(list, &k, seen, b->insts[b->pos_inst[p]].settle);
+    *nslots = k;
+    for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
+        seen_add(list, &k, seen, b->insts[b->pos_inst[p]].und);
+    *nexp = k;
+    for (size_t j = 0; j < k; j++)
+        seen[list[j]] = 0;
+}
+
+/* The layout is built on worker threads over contiguous account ranges:
+ * pass 1 counts (slots per account, exposures per asset and range), a
+ * serial prefix turns counts into offsets (each range's exposures of an
+ * asset start after the earlier ranges'), pass 2 fills.  The arrays are
+ * the same for any number of threads. */
+typedef struct layout_job {
+    xcr_cascade *c;
+    int pass;
+    size_t lo, hi;
+    uint32_t *cnt;              /* per asset: exposures (pass 1), then the
+                                   range's fill position (pass 2)        */
+    size_t slot_cap;
+    xcr_status st;
+} layout_job;
+
+static void *layout_worker(void *arg)
+{
+    layout_job *j = arg;
+    xcr_cascade *c = j->c;
+    const xcr_book *b = c->book;
+    size_t na = c->na;
+    uint8_t *seen = calloc(na + 1, 1);
+    uint32_t *list = malloc((na + 1) * sizeof *list);
+    uint32_t *slot_of = malloc((na + 1) * sizeof *slot_of);
+    if (!seen || !list || !slot_of) {
+        j->st = XCR_ENOMEM;
+        goto out;
+    }
+    for (size_t i = j->lo; i < j->hi; i++) {
+        size_t ns, ne;
+        acct_assets(c, i, list, seen, &ns, &ne);
+        size_t np = b->pos_off[i + 1] - b->pos_off[i];
+        if (j->pass == 1) {
+            c->bal_off[i] = (uint32_t)ns; /* a count until the prefix */
+            if (ns > j->slot_cap)
+                j->slot_cap = ns;
+            if (np > j->slot_cap)
+                j->slot_cap = np;
+            for (size_t k = 0; k < ne; k++)
+                j->cnt[list[k]]++;
+            continue;
+        }
+        uint32_t o = c->bal_off[i];
+        for (size_t k = 0; k < ns; k++) {
+            c->bal_asset[o + k] = list[k];
+            slot_of[list[k]] = (uint32_t)k;
+        }
+        for (uint32_t s = b->bal_off[i]; s < b->bal_off[i + 1]; s++)
+            c->bal_amt[o + (s - b->bal_off[i])] = b->bal_amt[s];
+        for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++) {
+            c->pos_owner[p] = (uint32_t)i;
+            c->pos_slot[p] = slot_of[b->insts[b->pos_inst[p]].settle];
+        }
+        for (size_t k = 0; k < ne; k++)
+            c->exp_acct[j->cnt[list[k]]++] = (uint32_t)i;
+    }
+    j->st = XCR_OK;
+out:
+    free(seen);
+    free(list);
+    free(slot_of);
+    return NULL;
+}
+
 /* Copy the holdings with the extra zero slots; build the exposure and
  * instrument indexes. */
 static xcr_status build_layout(xcr_cascade *c, xcr_error *err)
 {
     const xcr_book *b = c->book;
     const xcr_allocator *al = b->alloc;
-    size_t na = b->n_assets, n = b->n_accts;
-    uint8_t *seen = xcr__calloc(al, na + 1, 1);
-    uint32_t *list = xcr__malloc(al, (na + 1) * sizeof *list);
+    size_t na = b->n_assets, n = b->n_accts, np = b->n_pos;
+    int nt = xcr__thread_count(c->threads, n);
+    layout_job jobs[XCR__MAX_THREADS];
+    uint32_t *cnt = xcr__calloc(al, (size_t)nt * (na + 1), sizeof *cnt);
     c->bal_off = xcr__malloc(al, (n + 1) * sizeof *c->bal_off);
     c->exp_off = xcr__calloc(al, na + 2, sizeof *c->exp_off);
-    if (!seen || !list || !c->bal_off || !c->exp_off)
+    c->npos = np;
+    c->pos_owner = xcr__malloc(al, (np + 1) * sizeof *c->pos_owner);
+    c->pos_slot = xcr__calloc(al, np + 1, sizeof *c->pos_slot);
+    if (!cnt || !c->bal_off || !c->exp_off || !c->pos_owner || !c->pos_slot)
         goto nomem;
-    /* pass 1: slot counts (existing balances + cash + settle assets) and
-     * exposure counts (every asset touched) */
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (layout_job){c, 1, n * (size_t)t / (size_t)nt,
+                               n * (size_t)(t + 1) / (size_t)nt,
+                               cnt + (size_t)t * (na + 1), 0, XCR_OK};
+    xcr__run_jobs(layout_worker, jobs, sizeof jobs[0], nt);
+    /* slot offsets (account order) and exposure offsets (asset, then
+     * range order, so that each asset lists its accounts in order) */
     size_t nbal = 0, nexp = 0;
+    for (int t = 0; t < nt; t++) {
+        if (jobs[t].st != XCR_OK)
+            goto nomem;
+        if (jobs[t].slot_cap > c->slot_cap)
+            c->slot_cap = jobs[t].slot_cap;
+    }
     for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-        for (uint32_t s = b->bal_off[i]; s < b->bal_off[i + 1]; s++)
-            seen_add(list, &k, seen, b->bal_asset[s]);
-        size_t nb = k;
-        seen_add(list, &k, seen, c->cash);
-        for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
-            seen_add(list, &k, seen, b->insts[b->pos_inst[p]].settle);
+        size_t k = c->bal_off[i];
         c->bal_off[i] = (uint32_t)nbal;
         nbal += k;
-        (void)nb;
-        size_t np = b->pos_off[i + 1] - b->pos_off[i];
-        if (k > c->slot_cap)
-            c->slot_cap = k;
-        if (np > c->slot_cap)
-            c->slot_cap = np;
-        for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
-            seen_add(list, &k, seen, b->insts[b->pos_inst[p]].und);
-        for (size_t j = 0; j < k; j++) {
-            c->exp_off[list[j] + 1]++;
-            seen[list[j]] = 0;
-        }
-        nexp += k;
-        if (nbal > UINT32_MAX || nexp > UINT32_MAX) {
-            xcr__free(al, seen);
-            xcr__free(al, list);
-            return xcr__fail(err, XCR_ERANGE, "book too large for a cascade");
-        }
+        if (nbal > UINT32_MAX)
+            goto range;
     }
     c->bal_off[n] = (uint32_t)nbal;
+    for (size_t a = 0; a < na; a++) {
+        c->exp_off[a] = (uint32_t)nexp;
+        for (int t = 0; t < nt; t++) {
+            uint32_t *ct = &cnt[(size_t)t * (na + 1) + a];
+            uint32_t k = *ct;
+            *ct = (uint32_t)nexp; /* the range's fill position */
+            nexp += k;
+        }
+        if (nexp > UINT32_MAX)
+            goto range;
+    }
+    c->exp_off[na] = (uint32_t)nexp;
     c->nbal = nbal;
     c->bal_asset = xcr__malloc(al, (nbal + 1) * sizeof *c->bal_asset);
     c->bal_amt = xcr__calloc(al, nbal + 1, sizeof *c->bal_amt);
@@ -267,49 +358,26 @@ static xcr_status build_layout(xcr_cascade *c, xcr_error *err)
     if (!c->bal_asset || !c->bal_amt || !c->bal_flow || !c->bal_bad ||
         !c->exp_acct)
         goto nomem;
-    for (size_t a = 0; a < na; a++)
-        c->exp_off[a + 1] += c->exp_off[a];
-    uint32_t *fill = xcr__malloc(al, (na + 1) * sizeof *fill);
-    if (!fill)
-        goto nomem;
-    memcpy(fill, c->exp_off, na * sizeof *fill);
-    /* pass 2: fill (book balances first, in book order, then the extras) */
-    for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-        for (uint32_t s = b->bal_off[i]; s < b->bal_off[i + 1]; s++)
-            seen_add(list, &k, seen, b->bal_asset[s]);
-        seen_add(list, &k, seen, c->cash);
-        for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
-            seen_add(list, &k, seen, b->insts[b->pos_inst[p]].settle);
-        uint32_t o = c->bal_off[i];
-        for (size_t j = 0; j < k; j++)
-            c->bal_asset[o + j] = list[j];
-        for (uint32_t s = b->bal_off[i]; s < b->bal_off[i + 1]; s++)
-            c->bal_amt[o + (s - b->bal_off[i])] = b->bal_amt[s];
-        for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
-            seen_add(list, &k, seen, b->insts[b->pos_inst[p]].und);
-        for (size_t j = 0; j < k; j++) {
-            c->exp_acct[fill[list[j]]++] = (uint32_t)i;
-            seen[list[j]] = 0;
-        }
+    for (int t = 0; t < nt; t++) {
+        jobs[t].pass = 2;
+        jobs[t].st = XCR_OK;
     }
-    xcr__free(al, fill);
+    xcr__run_jobs(layout_worker, jobs, sizeof jobs[0], nt);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].st != XCR_OK)
+            goto nomem;
+    xcr__free(al, cnt);
+    cnt = NULL;
     /* positions: sizes and isolated margins change; instrument index */
-    size_t np = b->n_pos;
-    c->npos = np;
     c->pos_size = xcr__malloc(al, (np + 1) * sizeof(double));
     c->pos_iso = xcr__malloc(al, (np + 1) * sizeof(double));
     c->pos_flow = xcr__calloc(al, np + 1, sizeof(double));
     c->pos_closed = xcr__calloc(al, np + 1, sizeof(double));
     c->ipos_off = xcr__calloc(al, b->n_insts + 2, sizeof *c->ipos_off);
     c->ipos = xcr__malloc(al, (np + 1) * sizeof *c->ipos);
-    c->pos_owner = xcr__malloc(al, (np + 1) * sizeof *c->pos_owner);
     if (!c->pos_size || !c->pos_iso || !c->pos_flow || !c->pos_closed ||
-        !c->ipos_off || !c->ipos || !c->pos_owner)
+        !c->ipos_off || !c->ipos)
         goto nomem;
-    for (size_t i = 0; i < n; i++)
-        for (uint32_t p = b->pos_off[i]; p < b->pos_off[i + 1]; p++)
-            c->pos_owner[p] = (uint32_t)i;
     if (np) {
         memcpy(c->pos_size, b->pos_size, np * sizeof(double));
         memcpy(c->pos_iso, b->pos_iso, np * sizeof(double));
@@ -327,12 +395,12 @@ static xcr_status build_layout(xcr_cascade *c, xcr_error *err)
             c->ipos[f2[b->pos_inst[p]]++] = (uint32_t)p;
         xcr__free(al, f2);
     }
-    xcr__free(al, seen);
-    xcr__free(al, list);
     return XCR_OK;
+range:
+    xcr__free(al, cnt);
+    return xcr__fail(err, XCR_ERANGE, "book too large for a cascade");
 nomem:
-    xcr__free(al, seen);
-    xcr__free(al, list);
+    xcr__free(al, cnt);
     return NOMEM(err);
 }
 
@@ -683,6 +751,13 @@ xcr_status xcr_cascade_round_get(const xcr_cascade *c, size_t i,
         return XCR_ENOTFOUND;
     *out = c->rounds[i].pub;
     return XCR_OK;
+}
+
+size_t xcr_cascade_evaluations(const xcr_cascade *c, size_t *skipped)
+{
+    if (skipped)
+        *skipped = c ? c->n_skipped : 0;
+    return c ? c->n_evals : 0;
 }
 
 size_t xcr_cascade_event_count(const xcr_cascade *c)
