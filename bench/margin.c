@@ -6,8 +6,14 @@
  * layout), then with the requested number of threads.  Every measurement
  * prints one line to stdout; see bench/README.md for the fields.
  *
+ * The streaming fast path (src/margin/fast_margin.c) is then compared,
+ * in the same run and with the same threads, with the evaluator it must
+ * match bit for bit (the reference path, what xcr_margin_all ran before the
+ * fast path) and with its own baseline (non-AVX2) kernel.  --old times the
+ * reference path in the first two measurements instead.
+ *
  * Usage: margin [--accounts N] [--positions P] [--threads T] [--reps R]
- *               [--seed S]
+ *               [--seed S] [--old]
  */
 #include "xcr.h"
 
@@ -21,20 +27,23 @@
 
 #include "bench_util.h"
 #include "book/book.h" /* the arrays a revaluation reads (bandwidth) */
+#include "margin/fast_margin.h" /* the path switch (xcr__margin_all_path) */
 #include "stream.h"
 
 /* Peak resident set size in MiB (Linux reports ru_maxrss in KiB). */
 static void usage(FILE *f)
 {
     fprintf(f, "usage: margin [--accounts N] [--positions P] [--threads T] "
-               "[--reps R] [--seed S]\n"
+               "[--reps R] [--seed S] [--old]\n"
                "  --accounts N   accounts in the demo book (default "
                "1000000)\n"
                "  --positions P  mean positions per account (default 8)\n"
                "  --threads T    threads for the timed run; 0 = all cores "
                "(default 0)\n"
                "  --reps R       repetitions per measurement (default 5)\n"
-               "  --seed S       demo book seed (default 1)\n");
+               "  --seed S       demo book seed (default 1)\n"
+               "  --old          time the reference evaluator (no fast "
+               "path)\n");
 }
 
 /* Parse a non-negative integer option value; exits with status 2 on junk. */
@@ -44,7 +53,7 @@ typedef struct timing {
 
 /* Time `reps` runs of xcr_margin_all; returns 0 on success. */
 static int time_margin(const xcr_market *m, int threads, int reps,
-                       xcr_account_result *out, timing *t)
+                       xcr__mpath path, xcr_account_result *out, timing *t)
 {
     double *dt = malloc((size_t)reps * sizeof *dt);
     if (!dt)
@@ -52,7 +61,7 @@ static int time_margin(const xcr_market *m, int threads, int reps,
     for (int k = 0; k < reps; k++) {
         xcr_error err = {0};
         double t0 = now_s();
-        xcr_status s = xcr_margin_all(m, threads, out, &err);
+        xcr_status s = xcr__margin_all_path(m, threads, out, path, &err);
         dt[k] = now_s() - t0;
         if (s != XCR_OK) {
             fprintf(stderr, "margin: xcr_margin_all failed: %s\n", err.msg);
@@ -98,6 +107,7 @@ int main(int argc, char **argv)
     long threads = 0;
     int reps = 5;
     unsigned long long seed = 1;
+    xcr__mpath main_path = XCR__MPATH_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--accounts") == 0) {
@@ -122,6 +132,8 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--seed") == 0) {
             seed = bench_parse_uint("margin", usage, a, v);
             i++;
+        } else if (strcmp(a, "--old") == 0) {
+            main_path = XCR__MPATH_REFERENCE;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
@@ -168,12 +180,12 @@ int main(int argc, char **argv)
 
     /* 2. baseline: one thread */
     timing t1, tn;
-    if (time_margin(m, 1, reps, base, &t1) != 0)
+    if (time_margin(m, 1, reps, main_path, base, &t1) != 0)
         return 1;
     print_timing("margin_1thread", 1, reps, n, npos, &t1);
 
     /* 3. the requested thread count */
-    if (time_margin(m, nthreads, reps, res, &tn) != 0)
+    if (time_margin(m, nthreads, reps, main_path, res, &tn) != 0)
         return 1;
     print_timing("margin_threads", nthreads, reps, n, npos, &tn);
     /* The engine promises bit-identical results for any thread count. */
@@ -184,6 +196,34 @@ int main(int argc, char **argv)
            "vs_1thread_median=%.2fx cores=%ld identical=%s\n",
            nthreads, t1.best / tn.best, t1.median / tn.median, cores,
            identical ? "yes" : "NO");
+
+    /* 3b. same run, same threads: the reference evaluator and the fast
+     * path's baseline kernel, each checked bit for bit against `base`. */
+    xcr_account_result *alt = malloc((n ? n : 1) * sizeof *alt);
+    if (!alt) {
+        fprintf(stderr, "margin: out of memory\n");
+        return 1;
+    }
+    const struct {
+        const char *label;
+        xcr__mpath path;
+    } others[2] = {{"margin_reference", XCR__MPATH_REFERENCE},
+                   {"margin_fast_scalar", XCR__MPATH_SCALAR}};
+    for (int k = 0; k < 2; k++) {
+        timing to;
+        if (time_margin(m, nthreads, reps, others[k].path, alt, &to) != 0)
+            return 1;
+        print_timing(others[k].label, nthreads, reps, n, npos, &to);
+        int same = 1;
+        for (size_t i = 0; i < n && same; i++)
+            same = same_result(&base[i], &alt[i]);
+        identical = identical && same;
+        printf("ratio: %s_best_s=%.6f margin_threads_best_s=%.6f "
+               "speedup_vs_%s=%.2fx identical=%s\n",
+               others[k].label, to.best, tn.best, others[k].label,
+               to.best / tn.best, same ? "yes" : "NO");
+    }
+    free(alt);
 
     size_t st[4] = {0};
     for (size_t i = 0; i < n; i++)

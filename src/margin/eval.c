@@ -12,6 +12,7 @@
  *     for x < 0, plus borrow margins on |x|·P (cross); lending accounts use
  *     Aave's health factor (margin-models.md §14.2) instead. */
 #include "eval_math.h"
+#include "fast_margin.h"
 #include "margin.h"
 
 #include <string.h>
@@ -259,6 +260,7 @@ xcr_status xcr_margin_account(const xcr_market *m, size_t account,
 
 typedef struct job {
     const xcr_market *m;
+    const xcr__fast_tab *fast; /* NULL: the evaluator for every account */
     xcr_account_result *out;
     size_t lo, hi;
     xcr_status status;
@@ -275,11 +277,21 @@ static void *worker(void *arg)
         return NULL;
     }
     j->status = XCR_OK;
-    for (size_t i = j->lo; i < j->hi; i++) {
-        xcr__eval_account(j->m, NULL, i, &ws, &j->out[i], NULL, NULL);
-        if (j->status == XCR_OK && !result_finite(b, i, &j->out[i])) {
-            j->status = XCR_ERANGE;
-            j->bad = i;
+    /* The streaming path (fast_margin.c) is bit-identical to the
+     * evaluator, so the choice never changes a result.  It runs in chunks
+     * so that the finiteness check reads results still in cache. */
+    for (size_t c = j->lo; c < j->hi; c += 256) {
+        const size_t ce = j->hi - c < 256 ? j->hi : c + 256;
+        if (j->fast)
+            xcr__fast_eval_range(j->m, j->fast, c, ce, &ws, j->out);
+        for (size_t i = c; i < ce; i++) {
+            if (!j->fast)
+                xcr__eval_account(j->m, NULL, i, &ws, &j->out[i], NULL,
+                                  NULL);
+            if (j->status == XCR_OK && !result_finite(b, i, &j->out[i])) {
+                j->status = XCR_ERANGE;
+                j->bad = i;
+            }
         }
     }
     xcr__ws_free(&ws, b);
@@ -303,21 +315,31 @@ int xcr__thread_count(int requested, size_t work)
     return (int)n;
 }
 
-xcr_status xcr_margin_all(const xcr_market *m, int threads,
-                          xcr_account_result *out, xcr_error *err)
+xcr_status xcr__margin_all_path(const xcr_market *m, int threads,
+                                xcr_account_result *out, xcr__mpath path,
+                                xcr_error *err)
 {
     if (!m || !out)
         return xcr__fail(err, XCR_EINVAL, "market and output are required");
     const xcr_book *b = m->book;
     size_t n = b->n_accts;
     int nt = xcr__thread_count(threads, n);
+    xcr__fast_tab tab;
+    const xcr__fast_tab *fast = NULL;
+    if (path != XCR__MPATH_REFERENCE) {
+        if (xcr__fast_tab_init(&tab, m, path) != XCR_OK)
+            return xcr__fail(err, XCR_ENOMEM, "out of memory");
+        fast = &tab;
+    }
     job jobs[XCR__MAX_THREADS];
     /* Each account is evaluated independently, so the split never changes
      * any result: output is bit-identical for any thread count. */
     for (int t = 0; t < nt; t++)
-        jobs[t] = (job){m, out, n * (size_t)t / (size_t)nt,
+        jobs[t] = (job){m, fast, out, n * (size_t)t / (size_t)nt,
                         n * (size_t)(t + 1) / (size_t)nt, XCR_OK, 0};
     xcr__run_jobs(worker, jobs, sizeof jobs[0], nt);
+    if (fast)
+        xcr__fast_tab_free(&tab, b);
     for (int t = 0; t < nt; t++) {
         if (jobs[t].status == XCR_ENOMEM)
             return xcr__fail(err, XCR_ENOMEM, "out of memory");
@@ -325,4 +347,10 @@ xcr_status xcr_margin_all(const xcr_market *m, int threads,
             return overflow_error(b, jobs[t].bad, err);
     }
     return XCR_OK;
+}
+
+xcr_status xcr_margin_all(const xcr_market *m, int threads,
+                          xcr_account_result *out, xcr_error *err)
+{
+    return xcr__margin_all_path(m, threads, out, XCR__MPATH_AUTO, err);
 }
