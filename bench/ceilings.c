@@ -70,28 +70,12 @@ int main(int argc, char **argv)
 {
     size_t mib = 256, dn = 2048;
     int threads = 0, reps = 5;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--mib") == 0) {
-            mib = (size_t)bench_parse_uint("ceilings", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--threads") == 0) {
-            threads = (int)bench_parse_uint("ceilings", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--reps") == 0) {
-            reps = (int)bench_parse_uint("ceilings", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--dgemm-n") == 0) {
-            dn = (size_t)bench_parse_uint("ceilings", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
+    const bench_opt opts[] = {{"--mib", BENCH_SIZE, &mib},
+                              {"--threads", BENCH_INT, &threads},
+                              {"--reps", BENCH_INT, &reps},
+                              {"--dgemm-n", BENCH_SIZE, &dn},
+                              {NULL, BENCH_FLAG, NULL}};
+    bench_parse_args("ceilings", usage, argc, argv, opts);
     if (mib == 0 || reps < 1 || dn == 0) {
         usage(stderr);
         return 2;

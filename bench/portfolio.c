@@ -45,16 +45,8 @@ static void usage(FILE *f)
                "  --seed S       book seed (default 1)\n");
 }
 
-/* splitmix64 */
 static uint64_t rng;
-static double unif(void)
-{
-    uint64_t z = (rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
+static double unif(void) { return bench_unif(&rng); }
 
 #define NEXP 6
 #define NSTRIKE 21

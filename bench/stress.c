@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_util.h"
+#include "bench_xcr.h"
 
 static void usage(FILE *f)
 {
@@ -72,30 +72,6 @@ static int run(const xcr_market *m, const xcr_scenarios *s, int threads,
     return 0;
 }
 
-static xcr_scenarios *make_mc(const xcr_book *b, size_t n, uint64_t seed,
-                              xcr_mc_dist dist, double *secs)
-{
-    xcr_scenarios *s = NULL;
-    if (xcr_scenarios_new(b, &s) != XCR_OK)
-        return NULL;
-    xcr_mc_opts o;
-    memset(&o, 0, sizeof o);
-    o.n = n;
-    o.seed = seed;
-    o.dist = dist;
-    o.df = 4;
-    o.horizon_days = 1;
-    xcr_error err = {0};
-    double t0 = now_s();
-    if (xcr_scenarios_add_mc(s, &o, &err) != XCR_OK) {
-        fprintf(stderr, "stress: Monte Carlo failed: %s\n", err.msg);
-        xcr_scenarios_free(s);
-        return NULL;
-    }
-    *secs = now_s() - t0;
-    return s;
-}
-
 int main(int argc, char **argv)
 {
     size_t accounts = 100000, scenarios = 10000, base_n = 1000;
@@ -103,76 +79,41 @@ int main(int argc, char **argv)
     double ppa = 3;
     uint64_t seed = 1;
     xcr_mc_dist dist = XCR_MC_T;
-    int compare_exact = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--accounts") == 0) {
-            accounts = (size_t)bench_parse_uint("stress", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--scenarios") == 0) {
-            scenarios = (size_t)bench_parse_uint("stress", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--baseline-scenarios") == 0) {
-            base_n = (size_t)bench_parse_uint("stress", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--threads") == 0) {
-            threads = (int)bench_parse_uint("stress", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--positions") == 0) {
-            ppa = (double)bench_parse_uint("stress", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--seed") == 0) {
-            seed = bench_parse_uint("stress", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--dist") == 0 && v) {
-            if (strcmp(v, "t") == 0)
-                dist = XCR_MC_T;
-            else if (strcmp(v, "normal") == 0)
-                dist = XCR_MC_NORMAL;
-            else {
-                usage(stderr);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--no-fast") == 0) {
-            compare_exact = 0;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (scenarios == 0 || accounts == 0) {
+    int no_fast = 0;
+    const char *dist_s = NULL;
+    const bench_opt opts[] = {
+        {"--accounts", BENCH_SIZE, &accounts},
+        {"--scenarios", BENCH_SIZE, &scenarios},
+        {"--baseline-scenarios", BENCH_SIZE, &base_n},
+        {"--threads", BENCH_INT, &threads},
+        {"--positions", BENCH_DBL, &ppa},
+        {"--seed", BENCH_U64, &seed},
+        {"--dist", BENCH_STR, &dist_s},
+        {"--no-fast", BENCH_FLAG, &no_fast},
+        {NULL, BENCH_FLAG, NULL}};
+    bench_parse_args("stress", usage, argc, argv, opts);
+    const int compare_exact = !no_fast;
+    if (scenarios == 0 || accounts == 0 ||
+        (dist_s && !bench_parse_dist(dist_s, &dist))) {
         usage(stderr);
         return 2;
     }
     if (base_n == 0 || base_n > scenarios)
         base_n = scenarios;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads <= 0)
-        threads = cores > 0 ? (int)cores : 1;
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = bench_threads(threads);
 
-    xcr_demo_opts dopt = {accounts, seed, ppa};
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    double t0 = now_s();
-    if (xcr_demo_book(&dopt, NULL, &b, &err) != XCR_OK) {
-        fprintf(stderr, "stress: demo book failed: %s\n", err.msg);
+    xcr_book *b = bench_demo_book("stress", accounts, seed, ppa);
+    if (!b)
         return 1;
-    }
-    printf("build: accounts=%zu positions=%zu assets=%zu instruments=%zu "
-           "seed=%llu time_s=%.3f\n",
-           accounts, xcr_book_position_count(b), xcr_book_asset_count(b),
-           xcr_book_instrument_count(b), (unsigned long long)seed,
-           now_s() - t0);
     xcr_market *m = NULL;
     if (xcr_market_new(b, &m) != XCR_OK)
         return 1;
     double gen_base, gen_full;
-    xcr_scenarios *sb = make_mc(b, base_n, seed, dist, &gen_base);
-    xcr_scenarios *sf = make_mc(b, scenarios, seed, dist, &gen_full);
+    xcr_scenarios *sb =
+        bench_make_mc("stress", b, base_n, seed, dist, &gen_base);
+    xcr_scenarios *sf =
+        bench_make_mc("stress", b, scenarios, seed, dist, &gen_full);
     if (!sb || !sf)
         return 1;
     printf("scenarios: n=%zu copula=%s df=4 time_s=%.3f\n", scenarios,

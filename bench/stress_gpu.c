@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench_util.h"
+#include "bench_xcr.h"
 
 static void usage(FILE *f)
 {
@@ -40,30 +40,6 @@ static void usage(FILE *f)
             "  --positions P    mean positions per account (default 3)\n"
             "  --dist normal|t  copula (default t, nu = 4)\n"
             "  --seed S         book and scenario seed (default 1)\n");
-}
-
-static xcr_scenarios *make_mc(const xcr_book *b, size_t n, uint64_t seed,
-                              xcr_mc_dist dist, double *secs)
-{
-    xcr_scenarios *s = NULL;
-    if (xcr_scenarios_new(b, &s) != XCR_OK)
-        return NULL;
-    xcr_mc_opts o;
-    memset(&o, 0, sizeof o);
-    o.n = n;
-    o.seed = seed;
-    o.dist = dist;
-    o.df = 4;
-    o.horizon_days = 1;
-    xcr_error err = {0};
-    double t0 = now_s();
-    if (xcr_scenarios_add_mc(s, &o, &err) != XCR_OK) {
-        fprintf(stderr, "stress_gpu: Monte Carlo failed: %s\n", err.msg);
-        xcr_scenarios_free(s);
-        return NULL;
-    }
-    *secs = now_s() - t0;
-    return s;
 }
 
 /* Per-account VaR/ES and loss by asset on, as the CLI's automatic choice
@@ -100,48 +76,22 @@ int main(int argc, char **argv)
     double ppa = 3;
     uint64_t seed = 1;
     xcr_mc_dist dist = XCR_MC_T;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--accounts") == 0) {
-            accounts = (size_t)bench_parse_uint("stress_gpu", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--scenarios") == 0) {
-            scenarios = (size_t)bench_parse_uint("stress_gpu", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--threads") == 0) {
-            threads = (int)bench_parse_uint("stress_gpu", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--positions") == 0) {
-            ppa = (double)bench_parse_uint("stress_gpu", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--seed") == 0) {
-            seed = bench_parse_uint("stress_gpu", usage, a, v);
-            i++;
-        } else if (strcmp(a, "--dist") == 0 && v) {
-            if (strcmp(v, "t") == 0)
-                dist = XCR_MC_T;
-            else if (strcmp(v, "normal") == 0)
-                dist = XCR_MC_NORMAL;
-            else {
-                usage(stderr);
-                return 2;
-            }
-            i++;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (scenarios == 0 || accounts == 0) {
+    const char *dist_s = NULL;
+    const bench_opt opts[] = {{"--accounts", BENCH_SIZE, &accounts},
+                              {"--scenarios", BENCH_SIZE, &scenarios},
+                              {"--threads", BENCH_INT, &threads},
+                              {"--positions", BENCH_DBL, &ppa},
+                              {"--seed", BENCH_U64, &seed},
+                              {"--dist", BENCH_STR, &dist_s},
+                              {NULL, BENCH_FLAG, NULL}};
+    bench_parse_args("stress_gpu", usage, argc, argv, opts);
+    if (scenarios == 0 || accounts == 0 ||
+        (dist_s && !bench_parse_dist(dist_s, &dist))) {
         usage(stderr);
         return 2;
     }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (threads <= 0)
-        threads = cores > 0 ? (int)cores : 1;
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = bench_threads(threads);
     char dev[128];
     if (!xcr_gpu_available(dev, sizeof dev)) {
         printf("gpu: none (%s); nothing to measure\n", dev);
@@ -149,25 +99,18 @@ int main(int argc, char **argv)
     }
     printf("gpu: device=\"%s\"\n", dev);
 
-    xcr_demo_opts dopt = {accounts, seed, ppa};
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    double t0 = now_s();
-    if (xcr_demo_book(&dopt, NULL, &b, &err) != XCR_OK) {
-        fprintf(stderr, "stress_gpu: demo book failed: %s\n", err.msg);
+    xcr_book *b = bench_demo_book("stress_gpu", accounts, seed, ppa);
+    if (!b)
         return 1;
-    }
-    printf("build: accounts=%zu positions=%zu assets=%zu instruments=%zu "
-           "seed=%llu time_s=%.3f\n",
-           accounts, xcr_book_position_count(b), xcr_book_asset_count(b),
-           xcr_book_instrument_count(b), (unsigned long long)seed,
-           now_s() - t0);
+    xcr_error err = {0};
+    double t0;
     xcr_market *m = NULL;
     if (xcr_market_new(b, &m) != XCR_OK)
         return 1;
     double tgen, tw;
-    xcr_scenarios *s = make_mc(b, scenarios, seed, dist, &tgen);
-    xcr_scenarios *sw = make_mc(b, 32, seed, dist, &tw);
+    xcr_scenarios *s =
+        bench_make_mc("stress_gpu", b, scenarios, seed, dist, &tgen);
+    xcr_scenarios *sw = bench_make_mc("stress_gpu", b, 32, seed, dist, &tw);
     if (!s || !sw)
         return 1;
     printf("scenarios: n=%zu copula=%s df=4 time_s=%.3f\n", scenarios,

@@ -37,6 +37,9 @@ bool cli_parse_format(const char *s, xcr_out_format *out);
 
 /* Parse a non-negative integer (whole string); false on junk or overflow. */
 bool cli_parse_size(const char *s, unsigned long long *out);
+/* Parse a finite number (strtod, whole string); false on junk, overflow,
+ * inf or nan (*out may have been written). */
+bool cli_parse_num(const char *s, double *out);
 
 /* Progress on stderr when it is a terminal (~10 Hz, \r-overwritten); ctx
  * points to a zeroed struct timespec owned by the caller. */

@@ -3,7 +3,6 @@
  * the library, print. */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,16 +71,6 @@ static void help(void)
         "  --format table|json|csv\n\n"
         "Exit status: 0 success, 2 bad input or usage, 1 internal "
         "failure.\n");
-}
-
-static bool parse_num(const char *s, double *v)
-{
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return !errno && *end == '\0' && isfinite(*v);
 }
 
 enum {
@@ -172,7 +161,7 @@ static int parse_args(int argc, char **argv, args *a)
         case O_RECOVERY:
         case O_SHOCK_ALL:
         case O_SHOCK_EXT:
-            if (!parse_num(optarg, &v) || v < 0 || v > 1)
+            if (!cli_parse_num(optarg, &v) || v < 0 || v > 1)
                 return cli_usage("contagion", "--%s needs a number in [0, 1]",
                                  opts[c - O_MODEL].name);
             if (c == O_ALPHA)
@@ -187,19 +176,19 @@ static int parse_args(int argc, char **argv, args *a)
                 a->o.shock_external = v;
             break;
         case O_TOL:
-            if (!parse_num(optarg, &v) || v <= 0 || v >= 1)
+            if (!cli_parse_num(optarg, &v) || v <= 0 || v >= 1)
                 return cli_usage("contagion", "--tol needs a number in (0, "
                                               "1)");
             a->o.tol = v;
             break;
         case O_GKFS:
-            if (!parse_num(optarg, &v) || v < 0)
+            if (!cli_parse_num(optarg, &v) || v < 0)
                 return cli_usage("contagion", "--gk-fire-sale needs a number "
                                               ">= 0");
             a->o.gk_fire_sale = v;
             break;
         case O_LEV:
-            if (!parse_num(optarg, &v) || v < 1)
+            if (!cli_parse_num(optarg, &v) || v < 1)
                 return cli_usage("contagion", "--leverage-target needs a "
                                               "number >= 1");
             a->o.leverage_target = v;
@@ -313,7 +302,7 @@ static int parse_shock(const char *spec, const xcr_book *b, double *prices)
          t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '=');
         double mv;
-        if (!eq || !parse_num(eq + 1, &mv) || !(mv > -1)) {
+        if (!eq || !cli_parse_num(eq + 1, &mv) || !(mv > -1)) {
             rc = cli_usage("contagion", "--shock needs SYM=MOVE with MOVE > "
                                         "-1 (got '%s')",
                            t);

@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "mpi_stress.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -131,16 +130,6 @@ static void progress(void *ctx, size_t done, size_t total)
         fputc('\n', stderr);
 }
 
-static bool parse_num(const char *s, double *v)
-{
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return !errno && *end == '\0' && *v == *v && *v - *v == 0;
-}
-
 static bool is_file(const char *p)
 {
     struct stat st;
@@ -223,13 +212,13 @@ int cmd_stress(int argc, char **argv)
             modes++;
             break;
         case O_LAR_STEP:
-            if (!parse_num(optarg, &lar_step) || !(lar_step > 0) ||
+            if (!cli_parse_num(optarg, &lar_step) || !(lar_step > 0) ||
                 lar_step > 1)
                 return cli_usage("stress", "--lar-step needs a number in "
                                            "(0, 1]");
             break;
         case O_LAR_MAX:
-            if (!parse_num(optarg, &lar_max) || !(lar_max > 0) ||
+            if (!cli_parse_num(optarg, &lar_max) || !(lar_max > 0) ||
                 !(lar_max < 1))
                 return cli_usage("stress", "--lar-max needs a number in "
                                            "(0, 1)");
@@ -260,7 +249,7 @@ int cmd_stress(int argc, char **argv)
                 return cli_usage("stress", "--dist must be normal or t");
             break;
         case O_DF:
-            if (!parse_num(optarg, &df) || !(df > 0))
+            if (!cli_parse_num(optarg, &df) || !(df > 0))
                 return cli_usage("stress", "--df needs a number > 0");
             break;
         case O_MARG:
@@ -295,13 +284,13 @@ int cmd_stress(int argc, char **argv)
             repair = 1;
             break;
         case O_HORIZON:
-            if (!parse_num(optarg, &horizon) || !(horizon > 0) ||
+            if (!cli_parse_num(optarg, &horizon) || !(horizon > 0) ||
                 horizon > 3650)
                 return cli_usage("stress", "--horizon needs a number of days "
                                            "in (0, 3650]");
             break;
         case O_LAMBDA:
-            if (!parse_num(optarg, &lambda) || !(lambda > 0) ||
+            if (!cli_parse_num(optarg, &lambda) || !(lambda > 0) ||
                 !(lambda < 1))
                 return cli_usage("stress", "--lambda needs a number in "
                                            "(0, 1)");
@@ -319,7 +308,7 @@ int cmd_stress(int argc, char **argv)
                 rule.rule = XCR_UNLISTED_REGRESSION;
             else if (strcmp(optarg, "zero") == 0)
                 rule.rule = XCR_UNLISTED_ZERO;
-            else if (parse_num(optarg, &v)) {
+            else if (cli_parse_num(optarg, &v)) {
                 rule.rule = XCR_UNLISTED_FIXED;
                 rule.beta = v;
             } else
@@ -327,7 +316,7 @@ int cmd_stress(int argc, char **argv)
                                            "regression, zero or a number");
             break;
         case O_VOLSHIFT:
-            if (!parse_num(optarg, &vol_shift))
+            if (!cli_parse_num(optarg, &vol_shift))
                 return cli_usage("stress", "--vol-shift needs a number");
             break;
         case O_FORMAT:

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,16 @@ bool cli_parse_size(const char *s, unsigned long long *out)
         return false;
     *out = v;
     return true;
+}
+
+bool cli_parse_num(const char *s, double *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return !errno && *end == '\0' && isfinite(*out);
 }
 
 void cli_progress(void *ctx, size_t done, size_t total)

@@ -180,14 +180,8 @@ Test(contagion_book, fire_sale_common_asset_hand_derived)
         "\"asset\": \"ETH\", \"amount\": 100}, {\"entity\": \"H\", "
         "\"asset\": \"ETH\", \"amount\": 50}]}";
     xcr_error err = {0};
-    xcr_book *book = NULL;
-    xcr_network *net = NULL;
-    cr_assert_eq(xcr_book_load_json_text(book_json, strlen(book_json), "b",
-                                         NULL, &book, &err),
-                 XCR_OK, "%s", err.msg);
-    cr_assert_eq(xcr_network_load_json_text(net_json, strlen(net_json), "n",
-                                            &net, &err),
-                 XCR_OK, "%s", err.msg);
+    xcr_book *book = xt_load_book(book_json);
+    xcr_network *net = xt_load_network(net_json);
     cr_assert_eq(xcr_network_bind_book(net, book, &err), XCR_OK, "%s",
                  err.msg);
     xcr_contagion_opts o;
@@ -509,14 +503,8 @@ Test(contagion_book, leverage_spiral_small_shock_limit)
         "\"external_liabilities\": 8000}], \"holdings\": [{\"entity\": "
         "\"F\", \"asset\": \"X\", \"amount\": 1000}]}";
     xcr_error err = {0};
-    xcr_book *book = NULL;
-    xcr_network *net = NULL;
-    cr_assert_eq(xcr_book_load_json_text(book_json, strlen(book_json), "b",
-                                         NULL, &book, &err),
-                 XCR_OK, "%s", err.msg);
-    cr_assert_eq(xcr_network_load_json_text(net_json, strlen(net_json), "n",
-                                            &net, &err),
-                 XCR_OK, "%s", err.msg);
+    xcr_book *book = xt_load_book(book_json);
+    xcr_network *net = xt_load_network(net_json);
     cr_assert_eq(xcr_network_bind_book(net, book, &err), XCR_OK);
     const double d0 = 1e-4;
     double start[2] = {1, 10 * (1 - d0)}, final[2], sold[2];

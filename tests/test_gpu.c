@@ -24,7 +24,6 @@
  *    xcr__eval_account, at moved prices and shifted vols. */
 #include <criterion/criterion.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,193 +47,16 @@ static int have_gpu(void)
             cr_skip("no GPU: %s", gpu_name);                                   \
     } while (0)
 
-/* MARK: a random book of every mode ---------------------------------------------------- */
-
-static uint64_t rs;
-static double unif(void)
-{
-    rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (double)(rs >> 11) * 0x1p-53;
-}
-static int irand(int n) { return (int)(unif() * n); }
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static void bput(buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void bput(buf_t *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap *= 2;
-        b->p = realloc(b->p, b->cap);
-        cr_assert(b->p);
-    }
-}
-
-#define NA 5
-#define NI 8
-static const char *const SYM[NA] = {"USDT", "USDC", "BTC", "ETH", "SOL"};
-static const char *const IID[NI] = {"BTC-P", "ETH-P",   "SOL-P",  "BTC-INV",
-                                    "ETH-F", "BTC-C",   "ETH-PUT", "BTC-INVC"};
-static const int UND[NI] = {2, 3, 4, 2, 3, 2, 3, 2};
-
-/* A book of n accounts: 45 % cross, 20 % isolated, 15 % portfolio (the
- * default risk-matrix model), 20 % lending (some in e-mode 1). */
-static char *random_book_json(size_t n, uint64_t seed)
-{
-    rs = seed;
-    buf_t b = {malloc(1 << 16), 0, 1 << 16};
-    double px[NA] = {1, 1, 65000, 3500, 150}, mark[NI];
-    bput(&b, "{\"as_of\":\"2024-01-01T00:00:00Z\",\"assets\":[");
-    for (int a = 0; a < NA; a++) {
-        if (a >= 2)
-            px[a] *= 0.5 + unif();
-        bput(&b, "%s{\"symbol\":\"%s\",\"price\":%.17g,\"stable\":%s,"
-                 "\"vol\":%.17g,\"collateral_tiers\":[",
-             a ? "," : "", SYM[a], px[a], a < 2 ? "true" : "false",
-             a < 2 ? 0.0 : 0.4 + 0.6 * unif());
-        int nt = 1 + irand(3);
-        double up = 0, w = 0.7 + 0.3 * unif();
-        for (int k = 0; k < nt; k++) {
-            up += 1e4 * (1 + 50 * unif()) * (k + 1);
-            if (k + 1 == nt && unif() < 0.7)
-                bput(&b, "%s[null,%.17g]", k ? "," : "", w);
-            else
-                bput(&b, "%s[%.17g,%.17g]", k ? "," : "", up, w);
-            w *= 0.5 + 0.5 * unif();
-        }
-        double ltv = 0.5 + 0.3 * unif(), bimr = 0.1 * unif();
-        bput(&b, "]");
-        if (a >= 2) /* forced sales move the price (cascades; spec §1.1) */
-            bput(&b, ",\"liquidity\":{\"model\":\"sqrt\","
-                     "\"daily_volume_usd\":%.17g,\"daily_vol\":0.04,"
-                     "\"coef\":1}",
-                 3e7 * (1 + unif()));
-        bput(&b, ",\"liability_weight\":%.17g,\"borrow_imr\":%.17g,"
-                 "\"borrow_mmr\":%.17g,\"lending\":{\"ltv\":%.17g,"
-                 "\"liquidation_threshold\":%.17g,\"emode_category\":%d}}",
-             1 + 0.2 * unif(), bimr, bimr * unif(), ltv,
-             ltv + 0.05 * unif(), a == 2 || a == 3 ? 1 : 0);
-    }
-    bput(&b, "],\"instruments\":[");
-    for (int i = 0; i < NI; i++) {
-        const int u = UND[i];
-        const bool inverse = i == 3 || i == 7;
-        const int settle = inverse ? u : i == 5 ? 1 : 0;
-        const int type = i < 4 ? 0 : i == 4 ? 1 : 2;
-        const char *types[] = {"perp", "future", "option"};
-        mark[i] = px[u] * (1 + 0.01 * (unif() - 0.5));
-        bput(&b,
-             "%s{\"id\":\"%s\",\"type\":\"%s\",\"underlying\":\"%s\","
-             "\"settle\":\"%s\",\"inverse\":%s,\"contract_size\":%.17g,"
-             "\"mark_price\":%.17g",
-             i ? "," : "", IID[i], types[type], SYM[u], SYM[settle],
-             inverse ? "true" : "false", inverse ? 100.0 : 0.01 * (1 + irand(100)),
-             mark[i]);
-        if (type)
-            bput(&b, ",\"expiry\":\"2024-0%d-15T08:00:00Z\"", 2 + irand(7));
-        if (type == 2)
-            bput(&b, ",\"strike\":%.17g,\"option_type\":\"%s\",\"iv\":%.17g",
-                 px[u] * (0.7 + 0.6 * unif()), i == 6 ? "put" : "call",
-                 0.3 + 0.6 * unif());
-        bput(&b, ",\"margin_tiers\":[");
-        int nt = 1 + irand(3);
-        double cap = 0, imr = 0.01 + 0.02 * unif(), mmr = imr / 2;
-        for (int k = 0; k < nt; k++) {
-            cap += 5e4 * (1 + 20 * unif()) * (k + 1);
-            if (k + 1 == nt)
-                bput(&b, "%s{\"notional_max\":null", k ? "," : "");
-            else
-                bput(&b, "%s{\"notional_max\":%.17g", k ? "," : "", cap);
-            bput(&b, ",\"imr\":%.17g,\"mmr\":%.17g}", imr, mmr);
-            imr = fmin(1, imr * (1.2 + unif()));
-            mmr = fmin(imr, mmr * (1.2 + unif()));
-        }
-        bput(&b, "]}");
-    }
-    bput(&b, "],\"settings\":{\"emode_categories\":[{\"id\":1,\"ltv\":0.9,"
-             "\"liquidation_threshold\":0.93,\"liquidation_bonus\":0.01}]},"
-             "\"accounts\":[");
-    const char *modes[] = {"cross", "isolated", "portfolio", "lending"};
-    for (size_t i = 0; i < n; i++) {
-        double r = unif();
-        int mode = r < 0.45 ? 0 : r < 0.65 ? 1 : r < 0.8 ? 2 : 3;
-        double scale = pow(10, 2 + 4 * unif());
-        bput(&b, "%s{\"id\":\"a%zu\",\"mode\":\"%s\",\"emode\":%d,"
-                 "\"balances\":{",
-             i ? "," : "", i, modes[mode],
-             mode == 3 && unif() < 0.4 ? 1 : 0);
-        int first = 1;
-        for (int a = 0; a < NA; a++) {
-            if (unif() < 0.5)
-                continue;
-            double amt = scale * unif() / px[a];
-            if (unif() < 0.25)
-                amt = -amt * unif();
-            bput(&b, "%s\"%s\":%.17g", first ? "" : ",", SYM[a], amt);
-            first = 0;
-        }
-        bput(&b, "},\"positions\":[");
-        int np = mode == 3 ? 0 : irand(5);
-        for (int k = 0; k < np; k++) {
-            int ii = irand(NI);
-            bool inverse = ii == 3 || ii == 7;
-            double notion = scale * (0.2 + 5 * unif());
-            /* sizes in contracts; the contract size is read back below */
-            double units = inverse ? notion / 100 : notion / mark[ii];
-            bput(&b, "%s{\"instrument\":\"%s\",\"size\":%.17g,"
-                     "\"entry_price\":%.17g",
-                 k ? "," : "", IID[ii], (unif() < 0.5 ? -1 : 1) * units,
-                 mark[ii] * (0.85 + 0.3 * unif()));
-            if (mode == 1)
-                bput(&b, ",\"isolated_margin\":%.17g",
-                     notion * (0.02 + 0.2 * unif()));
-            bput(&b, "}");
-        }
-        bput(&b, "]}");
-    }
-    bput(&b, "]}");
-    return b.p;
-}
-
-static xcr_book *random_book(size_t n, uint64_t seed)
-{
-    char *json = random_book_json(n, seed);
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    xcr_status s = xcr_book_load_json_text(json, strlen(json), "random.json",
-                                           NULL, &b, &err);
-    free(json);
-    cr_assert_eq(s, XCR_OK, "seed %llu: %s", (unsigned long long)seed,
-                 err.msg);
-    return b;
-}
+/* Assets of the random book of every mode (tests/support xt_random_book). */
+#define NA XT_RB_NA
 
 static xcr_scenarios *mc_set(const xcr_book *b, size_t n, uint64_t seed,
                              xcr_mc_dist dist, double vol_shift)
 {
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
-    xcr_mc_opts o;
-    memset(&o, 0, sizeof o);
-    o.n = n;
-    o.seed = seed;
-    o.dist = dist;
-    o.df = 4;
-    o.horizon_days = 10;
+    xt_add_mc(s, n, seed, dist, 4, 10);
     xcr_error err = {0};
-    cr_assert_eq(xcr_scenarios_add_mc(s, &o, &err), XCR_OK, "%s", err.msg);
     if (vol_shift != 0)
         cr_assert_eq(xcr_scenarios_shift_vols(s, vol_shift, &err), XCR_OK,
                      "%s", err.msg);
@@ -374,7 +196,7 @@ Test(gpu, reports_why_it_cannot_run)
     cr_assert(name[0] != '\0', "xcr_gpu_available gives no name or reason");
     if (ok)
         cr_skip("a GPU is present (%s): the no-GPU path is not taken", name);
-    xcr_book *b = random_book(50, 3);
+    xcr_book *b = xt_random_book(50, 3);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = mc_set(b, 4, 1, XCR_MC_NORMAL, 0);
@@ -430,7 +252,7 @@ Test(gpu, philox_blocks_identical)
 
 static void check_mc_moves(xcr_mc_dist dist, uint64_t seed)
 {
-    xcr_book *b = random_book(10, seed);
+    xcr_book *b = xt_random_book(10, seed);
     const size_t n = 2000, na = xcr_book_asset_count(b);
     xcr_scenarios *s = mc_set(b, n, seed, dist, 0);
     double *dev = malloc(n * na * sizeof *dev);
@@ -478,7 +300,7 @@ Test(gpu, mc_moves_match_host_student_t)
 static void equality_case(size_t nacc, size_t ns, uint64_t seed,
                           xcr_mc_dist dist, double vol_shift, int on_dev)
 {
-    xcr_book *b = random_book(nacc, seed);
+    xcr_book *b = xt_random_book(nacc, seed);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = mc_set(b, ns, seed, dist, vol_shift);
@@ -536,7 +358,7 @@ Test(gpu, results_independent_of_threads_and_batches)
 {
     NEED_GPU();
     uint64_t seed = xt_seed(26);
-    xcr_book *b = random_book(5000, seed);
+    xcr_book *b = xt_random_book(5000, seed);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = mc_set(b, 100, seed, XCR_MC_T, 0);
@@ -577,7 +399,7 @@ Test(gpu, eval_accounts_equal_cpu_evaluator)
 {
     NEED_GPU();
     uint64_t seed = xt_seed(27);
-    xcr_book *b = random_book(4000, seed);
+    xcr_book *b = xt_random_book(4000, seed);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_error err = {0};
@@ -647,7 +469,7 @@ Test(gpu, eval_accounts_equal_cpu_evaluator)
 static void cascade_case(int gpu, int full, xcr_cascade_summary *sum,
                          double *prices, uint64_t seed)
 {
-    xcr_book *b = random_book(3000, seed);
+    xcr_book *b = xt_random_book(3000, seed);
     xcr_cascade_opts o;
     xcr_error err = {0};
     cr_assert_eq(xcr_cascade_opts_init(b, &o, &err), XCR_OK, "%s", err.msg);

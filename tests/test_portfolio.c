@@ -17,16 +17,6 @@
 #include "test_support.h"
 #include "xcr.h"
 
-static xcr_book *load(const char *json)
-{
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    xcr_status s = xcr_book_load_json_text(json, strlen(json), "t.json", NULL,
-                                           &b, &err);
-    cr_assert_eq(s, XCR_OK, "load failed: %s", err.msg);
-    return b;
-}
-
 /* |a − b| ≤ tol·|b|, or ≤ tol when b is 0 */
 #define REL(a, b, tol)                                                         \
     do {                                                                       \
@@ -106,7 +96,7 @@ Test(db1, risk_vectors_roll_shock_im_mm)
     char *json = db1_book(
         ",\"extra_im\":{\"db1\":{\"BTC\":{\"open_orders_margin\":0.000018212,"
         "\"mmp_margin\":0.06,\"spot_margin\":0}}}");
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     free(json);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
@@ -267,7 +257,7 @@ Test(db3, dederi_futures_grid)
              "\"settings\":{\"portfolio\":{\"buckets_count\":5,"
              "\"underlyings\":{\"ETH\":{\"price_range\":0.15}}}}}",
              f0);
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_pm_detail *d = NULL;
@@ -390,7 +380,7 @@ Test(risk_matrix, options_against_black76)
         "\"balances\":{\"BTC\":1,\"USDC\":20000},\"positions\":["
         "{\"instrument\":\"BTC-C\",\"size\":-3},"
         "{\"instrument\":\"ETH-P\",\"size\":-20}]}]}";
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_pm_detail *d = NULL;
@@ -494,7 +484,7 @@ static void two_ccy_eval(const char *settings, xcr_account_result *r,
 {
     char json[4096];
     snprintf(json, sizeof json, two_ccy, settings);
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     cr_assert_eq(xcr_margin_account(m, 0, r, NULL, NULL), XCR_OK);
@@ -645,7 +635,7 @@ Test(settings, preset_without_settings)
         "{\"id\":\"S\",\"type\":\"perp\",\"underlying\":\"SOL\"}],"
         "\"accounts\":[{\"id\":\"p\",\"mode\":\"portfolio\",\"balances\":"
         "{\"USD\":1000},\"positions\":[{\"instrument\":\"S\",\"size\":-10}]}]}";
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     const struct xcr__pm_book *pm = b->pm;
     cr_assert(pm);
     cr_assert_eq(pm->buckets, 4);
@@ -692,7 +682,7 @@ Test(liquidation, portfolio_account)
         "\"accounts\":[{\"id\":\"a\",\"mode\":\"portfolio\",\"balances\":"
         "{\"USDC\":60000},\"positions\":[{\"instrument\":\"C\",\"size\":-4},"
         "{\"instrument\":\"P\",\"size\":-4}]}]}";
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_account_result r;
@@ -752,7 +742,7 @@ Test(risk_matrix, thread_count_invariance)
     }
     char *t2 = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(root);
-    xcr_book *b = load(t2);
+    xcr_book *b = xt_load_book(t2);
     free(t2);
     cr_assert(n_pm > 1000, "%zu", n_pm);
     xcr_market *m = NULL;

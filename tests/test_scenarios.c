@@ -17,23 +17,6 @@
 #include "test_support.h"
 #include "xcr.h"
 
-#define REL(a, b, tol)                                                         \
-    do {                                                                       \
-        double a_ = (a), b_ = (b);                                             \
-        cr_assert(fabs(a_ - b_) <= (tol) * fmax(1.0, fabs(b_)),                \
-                  "%s = %.17g, expected %.17g", #a, a_, b_);                   \
-    } while (0)
-
-static xcr_book *load(const char *json)
-{
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    xcr_status s = xcr_book_load_json_text(json, strlen(json), "t.json", NULL,
-                                           &b, &err);
-    cr_assert_eq(s, XCR_OK, "load failed: %s", err.msg);
-    return b;
-}
-
 /* A book with the five reference assets, an LST, an unlisted alt and two
  * stablecoins (one of them DAI, which some scenarios depeg). */
 static const char *BOOK5 =
@@ -105,31 +88,31 @@ Test(builtin, moves_equal_reference_table)
         cr_assert_not_null(d, "missing %s", REF[i].name);
         cr_assert_eq(d, xcr_builtin_scenario(i), "order of %s", REF[i].name);
         for (int k = 0; k < 5; k++)
-            REL(def_move(d, SYM5[k]), REF[i].m[k] / 100, 1e-12);
+            XT_REL(def_move(d, SYM5[k]), REF[i].m[k] / 100, 1e-12);
         cr_assert_eq(d->window_days, REF[i].window_days, "%s", d->name);
         double liq = 1;
         for (size_t j = 0; j < d->nliquidity; j++)
             if (strcmp(d->liquidity[j].symbol, "*") == 0)
                 liq = d->liquidity[j].value;
-        REL(liq, REF[i].liquidity, 0);
+        XT_REL(liq, REF[i].liquidity, 0);
         cr_assert(d->source && d->date && d->variant && d->title);
     }
     /* depegs and venue events (§5, §3) */
-    REL(def_move(xcr_builtin_scenario_find("covid_2020_03_12"), "DAI"), 0.10,
+    XT_REL(def_move(xcr_builtin_scenario_find("covid_2020_03_12"), "DAI"), 0.10,
         0);
-    REL(def_move(xcr_builtin_scenario_find("luna_2022_05"), "UST"),
+    XT_REL(def_move(xcr_builtin_scenario_find("luna_2022_05"), "UST"),
         -0.9999, 0);
-    REL(def_move(xcr_builtin_scenario_find("luna_2022_05"), "LUNA"),
+    XT_REL(def_move(xcr_builtin_scenario_find("luna_2022_05"), "LUNA"),
         -0.9999, 0);
-    REL(def_move(xcr_builtin_scenario_find("ftx_2022_11"), "FTT"), -0.90, 0);
-    REL(def_move(xcr_builtin_scenario_find("tariff_2025_10_10"), "USDe"),
+    XT_REL(def_move(xcr_builtin_scenario_find("ftx_2022_11"), "FTT"), -0.90, 0);
+    XT_REL(def_move(xcr_builtin_scenario_find("tariff_2025_10_10"), "USDe"),
         -0.35, 0);
     const xcr_scenario_def *st = xcr_builtin_scenario_find("steth_3ac_2022_06");
     bool rel = false;
     for (size_t j = 0; j < st->nmoves; j++)
         if (strcmp(st->moves[j].symbol, "stETH") == 0) {
             rel = st->moves[j].base && strcmp(st->moves[j].base, "ETH") == 0;
-            REL(st->moves[j].move, -0.06, 0);
+            XT_REL(st->moves[j].move, -0.06, 0);
             cr_assert_eq(st->moves[j].kind, XCR_MOVE_DEPEG);
         }
     cr_assert(rel, "stETH depeg is relative to ETH");
@@ -187,18 +170,18 @@ Test(builtin, day_moves_match_shared_candles)
  * → median (1.476 + 1.946) / 2 = 1.711). */
 Test(builtin, resolution_and_unlisted_rule)
 {
-    xcr_book *b = load(BOOK5);
+    xcr_book *b = xt_load_book(BOOK5);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
     xcr_error err = {0};
     cr_assert_eq(xcr_scenarios_add_builtin(s, "tariff_2025_10_10", NULL, &err),
                  XCR_OK, "%s", err.msg);
     cr_assert_eq(xcr_scenarios_count(s), 1);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "BTC")), -0.168, 0);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "DOGE")), -0.626, 0);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "USDT")), 0, 0);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "DAI")), 0, 0);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "stETH")), -0.218, 0);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "BTC")), -0.168, 0);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "DOGE")), -0.626, 0);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "USDT")), 0, 0);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "DAI")), 0, 0);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "stETH")), -0.218, 0);
     cr_assert_eq(xcr_scenarios_origin(s, 0, (size_t)asset(b, "stETH")),
                  XCR_ORIGIN_BASE);
     double ratios[4] = {0.218 / 0.168, 0.248 / 0.168, 0.327 / 0.168,
@@ -206,25 +189,25 @@ Test(builtin, resolution_and_unlisted_rule)
     double beta = (ratios[1] + ratios[2]) / 2;
     size_t xrp = (size_t)asset(b, "XRP");
     cr_assert_eq(xcr_scenarios_origin(s, 0, xrp), XCR_ORIGIN_RULE);
-    REL(xcr_scenarios_beta(s, 0, xrp), beta, 1e-12);
-    REL(xcr_scenarios_move(s, 0, xrp), -0.168 * beta, 1e-12);
+    XT_REL(xcr_scenarios_beta(s, 0, xrp), beta, 1e-12);
+    XT_REL(xcr_scenarios_move(s, 0, xrp), -0.168 * beta, 1e-12);
     const char *rule = xcr_scenarios_rule_text(s, 0);
     cr_assert(rule && strstr(rule, "XRP") && strstr(rule, "crash-day ratio") &&
                   strstr(rule, "1.711"),
               "%s", rule ? rule : "(null)");
-    REL(xcr_scenarios_liquidity(s, 0, xrp), 0.1, 0);
-    REL(xcr_scenarios_liquidity(s, 0, (size_t)asset(b, "USDT")), 0.1, 0);
+    XT_REL(xcr_scenarios_liquidity(s, 0, xrp), 0.1, 0);
+    XT_REL(xcr_scenarios_liquidity(s, 0, (size_t)asset(b, "USDT")), 0.1, 0);
 
     /* stETH depeg relative to ETH; DAI depeg on a stablecoin */
     cr_assert_eq(xcr_scenarios_add_builtin(s, "steth_3ac_2022_06", NULL, &err),
                  XCR_OK);
-    REL(xcr_scenarios_move(s, 1, (size_t)asset(b, "stETH")),
+    XT_REL(xcr_scenarios_move(s, 1, (size_t)asset(b, "stETH")),
         (1 - 0.511) * (1 - 0.06) - 1, 1e-15);
     cr_assert_eq(xcr_scenarios_origin(s, 1, (size_t)asset(b, "stETH")),
                  XCR_ORIGIN_DEPEG);
     cr_assert_eq(xcr_scenarios_add_builtin(s, "covid_2020_03_12", NULL, &err),
                  XCR_OK);
-    REL(xcr_scenarios_move(s, 2, (size_t)asset(b, "DAI")), 0.10, 0);
+    XT_REL(xcr_scenarios_move(s, 2, (size_t)asset(b, "DAI")), 0.10, 0);
     /* "all" adds the whole library */
     cr_assert_eq(xcr_scenarios_add_builtin(s, "all", NULL, &err), XCR_OK);
     cr_assert_eq(xcr_scenarios_count(s), 3 + xcr_builtin_scenario_count());
@@ -237,7 +220,7 @@ Test(builtin, resolution_and_unlisted_rule)
 
 Test(builtin, other_unlisted_rules)
 {
-    xcr_book *b = load(BOOK5);
+    xcr_book *b = xt_load_book(BOOK5);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
     xcr_error err = {0};
@@ -245,11 +228,11 @@ Test(builtin, other_unlisted_rules)
     xcr_unlisted fixed = {XCR_UNLISTED_FIXED, 2.0};
     cr_assert_eq(xcr_scenarios_add_builtin(s, "yen_2024_08_05", &fixed, &err),
                  XCR_OK);
-    REL(xcr_scenarios_move(s, 0, xrp), -0.32, 1e-15);
+    XT_REL(xcr_scenarios_move(s, 0, xrp), -0.32, 1e-15);
     xcr_unlisted zero = {XCR_UNLISTED_ZERO, 0};
     cr_assert_eq(xcr_scenarios_add_builtin(s, "yen_2024_08_05", &zero, &err),
                  XCR_OK);
-    REL(xcr_scenarios_move(s, 1, xrp), 0, 0);
+    XT_REL(xcr_scenarios_move(s, 1, xrp), 0, 0);
     cr_assert_eq(xcr_scenarios_origin(s, 1, xrp), XCR_ORIGIN_NONE);
     /* regression beta: ρ(SOL, BTC)·σ_SOL/σ_BTC = 0.615·1.14/0.59 (§2) */
     xcr_scenario_move only_btc[] = {{"BTC", -0.1, NULL, XCR_MOVE_MARKET, NULL}};
@@ -261,11 +244,11 @@ Test(builtin, other_unlisted_rules)
     d.unlisted.rule = XCR_UNLISTED_REGRESSION;
     cr_assert_eq(xcr_scenarios_add_def(s, &d, NULL, &err), XCR_OK, "%s",
                  err.msg);
-    REL(xcr_scenarios_move(s, 2, sol), -0.1 * 0.615 * 1.14 / 0.59, 1e-12);
+    XT_REL(xcr_scenarios_move(s, 2, sol), -0.1 * 0.615 * 1.14 / 0.59, 1e-12);
     /* crash ratio with only BTC named: β = 1 */
     d.unlisted.rule = XCR_UNLISTED_DEFAULT;
     cr_assert_eq(xcr_scenarios_add_def(s, &d, NULL, &err), XCR_OK);
-    REL(xcr_scenarios_move(s, 3, sol), -0.1, 0);
+    XT_REL(xcr_scenarios_move(s, 3, sol), -0.1, 0);
     /* the rule's floor at −99 % */
     xcr_scenario_move big[] = {{"BTC", -0.5, NULL, XCR_MOVE_MARKET, NULL},
                                {"ETH", -0.99, NULL, XCR_MOVE_MARKET, NULL}};
@@ -273,7 +256,7 @@ Test(builtin, other_unlisted_rules)
     d.moves = big;
     d.nmoves = 2;
     cr_assert_eq(xcr_scenarios_add_def(s, &d, NULL, &err), XCR_OK);
-    REL(xcr_scenarios_move(s, 4, sol), -0.99, 0);
+    XT_REL(xcr_scenarios_move(s, 4, sol), -0.99, 0);
     /* invalid definitions */
     xcr_scenario_move bad[] = {{"BTC", -1.0, NULL, XCR_MOVE_MARKET, NULL}};
     d.moves = bad;
@@ -294,7 +277,7 @@ Test(builtin, other_unlisted_rules)
 
 Test(files, json_and_csv)
 {
-    xcr_book *b = load(BOOK5);
+    xcr_book *b = xt_load_book(BOOK5);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
     xcr_error err = {0};
@@ -310,16 +293,16 @@ Test(files, json_and_csv)
                  XCR_OK, "%s", err.msg);
     cr_assert_eq(xcr_scenarios_count(s), 2);
     cr_assert_str_eq(xcr_scenarios_name(s, 0), "alt_crash");
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "DAI")), -0.05, 0);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "stETH")), 0.7 * 0.9 - 1,
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "DAI")), -0.05, 0);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "stETH")), 0.7 * 0.9 - 1,
         1e-15);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "SOL")), 0, 0);
-    REL(xcr_scenarios_vol_shift(s, 0, (size_t)asset(b, "BTC")), 0.4, 0);
-    REL(xcr_scenarios_vol_shift(s, 0, (size_t)asset(b, "SOL")), 0.2, 0);
-    REL(xcr_scenarios_vol_shift(s, 0, (size_t)asset(b, "USDT")), 0, 0);
-    REL(xcr_scenarios_liquidity(s, 0, (size_t)asset(b, "ETH")), 0.5, 0);
-    REL(xcr_scenarios_liquidity(s, 0, (size_t)asset(b, "BTC")), 1, 0);
-    REL(xcr_scenarios_move(s, 1, (size_t)asset(b, "SOL")), -0.15, 1e-15);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "SOL")), 0, 0);
+    XT_REL(xcr_scenarios_vol_shift(s, 0, (size_t)asset(b, "BTC")), 0.4, 0);
+    XT_REL(xcr_scenarios_vol_shift(s, 0, (size_t)asset(b, "SOL")), 0.2, 0);
+    XT_REL(xcr_scenarios_vol_shift(s, 0, (size_t)asset(b, "USDT")), 0, 0);
+    XT_REL(xcr_scenarios_liquidity(s, 0, (size_t)asset(b, "ETH")), 0.5, 0);
+    XT_REL(xcr_scenarios_liquidity(s, 0, (size_t)asset(b, "BTC")), 1, 0);
+    XT_REL(xcr_scenarios_move(s, 1, (size_t)asset(b, "SOL")), -0.15, 1e-15);
     const char *csv_long = "scenario,symbol,move,base,vol_shift,liquidity\n"
                            "c1,BTC,-0.3,,,\n"
                            "c1,stETH,-0.05,ETH,,\n"
@@ -329,15 +312,15 @@ Test(files, json_and_csv)
                                          "l.csv", NULL, &err),
                  XCR_OK, "%s", err.msg);
     cr_assert_eq(xcr_scenarios_count(s), 4);
-    REL(xcr_scenarios_move(s, 2, (size_t)asset(b, "BTC")), -0.3, 0);
-    REL(xcr_scenarios_liquidity(s, 2, (size_t)asset(b, "DOGE")), 0.2, 0);
-    REL(xcr_scenarios_vol_shift(s, 2, (size_t)asset(b, "DOGE")), 0.1, 0);
+    XT_REL(xcr_scenarios_move(s, 2, (size_t)asset(b, "BTC")), -0.3, 0);
+    XT_REL(xcr_scenarios_liquidity(s, 2, (size_t)asset(b, "DOGE")), 0.2, 0);
+    XT_REL(xcr_scenarios_vol_shift(s, 2, (size_t)asset(b, "DOGE")), 0.1, 0);
     const char *csv_wide = "scenario,BTC,ETH,SOL\nw1,-0.1,-0.2,\nw2,0.1,,0.3\n";
     cr_assert_eq(xcr_scenarios_load_text(s, csv_wide, strlen(csv_wide),
                                          "w.csv", NULL, &err),
                  XCR_OK, "%s", err.msg);
     cr_assert_eq(xcr_scenarios_count(s), 6);
-    REL(xcr_scenarios_move(s, 5, (size_t)asset(b, "SOL")), 0.3, 0);
+    XT_REL(xcr_scenarios_move(s, 5, (size_t)asset(b, "SOL")), 0.3, 0);
     xcr_scenarios_free(s);
     xcr_book_free(b);
 }
@@ -352,7 +335,7 @@ Test(files, builtin_listing_round_trip)
     cr_assert_not_null(f);
     cr_assert_eq(xcr_builtin_scenarios_write(XCR_OUT_JSON, f, NULL), XCR_OK);
     fclose(f);
-    xcr_book *b = load(BOOK5);
+    xcr_book *b = xt_load_book(BOOK5);
     xcr_scenarios *s1 = NULL, *s2 = NULL;
     xcr_error err = {0};
     cr_assert_eq(xcr_scenarios_new(b, &s1), XCR_OK);
@@ -421,7 +404,7 @@ static const struct bad_file {
 
 Test(files, bad_files_are_located_and_add_nothing)
 {
-    xcr_book *b = load(BOOK5);
+    xcr_book *b = xt_load_book(BOOK5);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
     for (size_t i = 0; i < sizeof BAD_FILES / sizeof BAD_FILES[0]; i++) {
@@ -443,7 +426,7 @@ Test(files, bad_files_are_located_and_add_nothing)
 
 Test(grids, uniform_and_two_dimensional)
 {
-    xcr_book *b = load(BOOK5);
+    xcr_book *b = xt_load_book(BOOK5);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
     xcr_error err = {0};
@@ -451,21 +434,21 @@ Test(grids, uniform_and_two_dimensional)
                  "%s", err.msg);
     cr_assert_eq(xcr_scenarios_count(s), 17);
     size_t btc = (size_t)asset(b, "BTC"), eth = (size_t)asset(b, "ETH");
-    REL(xcr_scenarios_move(s, 0, btc), -0.6, 0);
-    REL(xcr_scenarios_move(s, 2, eth), -0.5, 0);
-    REL(xcr_scenarios_move(s, 16, btc), 0.2, 0);
-    REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "USDT")), 0, 0);
+    XT_REL(xcr_scenarios_move(s, 0, btc), -0.6, 0);
+    XT_REL(xcr_scenarios_move(s, 2, eth), -0.5, 0);
+    XT_REL(xcr_scenarios_move(s, 16, btc), 0.2, 0);
+    XT_REL(xcr_scenarios_move(s, 0, (size_t)asset(b, "USDT")), 0, 0);
     cr_assert_str_eq(xcr_scenarios_name(s, 2), "uniform:-0.5");
     cr_assert_eq(xcr_scenarios_add_grid(s, "BTC=-0.2:0:0.1,ETH=-0.3:0.3:0.3",
                                         &err),
                  XCR_OK, "%s", err.msg);
     cr_assert_eq(xcr_scenarios_count(s), 17 + 9);
     /* row-major, last axis fastest */
-    REL(xcr_scenarios_move(s, 17, btc), -0.2, 0);
-    REL(xcr_scenarios_move(s, 17, eth), -0.3, 0);
-    REL(xcr_scenarios_move(s, 18, eth), 0, 0);
-    REL(xcr_scenarios_move(s, 20, btc), -0.1, 0);
-    REL(xcr_scenarios_move(s, 17, (size_t)asset(b, "SOL")), 0, 0);
+    XT_REL(xcr_scenarios_move(s, 17, btc), -0.2, 0);
+    XT_REL(xcr_scenarios_move(s, 17, eth), -0.3, 0);
+    XT_REL(xcr_scenarios_move(s, 18, eth), 0, 0);
+    XT_REL(xcr_scenarios_move(s, 20, btc), -0.1, 0);
+    XT_REL(xcr_scenarios_move(s, 17, (size_t)asset(b, "SOL")), 0, 0);
     cr_assert_str_eq(xcr_scenarios_name(s, 25), "BTC=0,ETH=0.3");
     const char *bad[] = {"-0.6:0:0",  "0:-0.5:0.1", "-1.2:0:0.1", "x",
                          "BTC=-0.1",  "NOPE=-0.1:0:0.1", "BTC=-1:0:0.5",
@@ -491,8 +474,8 @@ Test(linalg, cholesky_mc_chol_1)
     cr_assert_eq(xcr_cholesky(3, r, l, NULL, &err), XCR_OK, "%s", err.msg);
     const double c[9] = {1, 0, 0, 0.8, 0.6, 0, 0.7, 19.0 / 60, sqrt(59) / 12};
     for (int i = 0; i < 9; i++)
-        REL(l[i], c[i], 1e-14);
-    REL(l[8], 0.6400954790, 1e-9);
+        XT_REL(l[i], c[i], 1e-14);
+    XT_REL(l[8], 0.6400954790, 1e-9);
     /* not positive definite: the error names the minor */
     const double bad[9] = {1, .9, -.9, .9, 1, .9, -.9, .9, 1};
     size_t k = 99;
@@ -511,9 +494,9 @@ Test(linalg, nearest_correlation)
     cr_assert_eq(xcr_nearest_correlation(3, bad, 1e-8, out, &err), XCR_OK,
                  "%s", err.msg);
     for (int i = 0; i < 3; i++) {
-        REL(out[i * 3 + i], 1, 0);
+        XT_REL(out[i * 3 + i], 1, 0);
         for (int j = 0; j < 3; j++)
-            REL(out[i * 3 + j], out[j * 3 + i], 0);
+            XT_REL(out[i * 3 + j], out[j * 3 + i], 0);
     }
     cr_assert_eq(xcr_cholesky(3, out, l, NULL, NULL), XCR_OK);
     /* the repair is close: nearer than simply shrinking the off-diagonal
@@ -534,7 +517,7 @@ Test(linalg, nearest_correlation)
     const double ok[9] = {1, .8, .7, .8, 1, .75, .7, .75, 1};
     cr_assert_eq(xcr_nearest_correlation(3, ok, 1e-8, out, &err), XCR_OK);
     for (int i = 0; i < 9; i++)
-        REL(out[i], ok[i], 1e-9);
+        XT_REL(out[i], ok[i], 1e-9);
 }
 
 Test(linalg, correlation_files)
@@ -544,7 +527,7 @@ Test(linalg, correlation_files)
     xcr_error err = {0};
     cr_assert_eq(xcr_corr_load(p, &c, &err), XCR_OK, "%s", err.msg);
     cr_assert_eq(xcr_corr_size(c), 2);
-    REL(xcr_corr_get(c, 0, 1), 0.8, 0);
+    XT_REL(xcr_corr_get(c, 0, 1), 0.8, 0);
     xcr_corr_free(c);
     unlink(p);
     free(p);
@@ -577,8 +560,8 @@ Test(estimators, var_1_parametric)
              {0.99, 2.326348, 2.665214}};
     for (int i = 0; i < 3; i++) {
         xcr_var_es_normal(N[i].a, &v, &e);
-        REL(v, N[i].var, 1e-6);
-        REL(e, N[i].es, 1e-6);
+        XT_REL(v, N[i].var, 1e-6);
+        XT_REL(e, N[i].es, 1e-6);
     }
     const struct {
         double nu;
@@ -589,16 +572,16 @@ Test(estimators, var_1_parametric)
              {4, 1, 2.649492, 3.691510}, {5, 1, 2.606464, 3.448837}};
     for (int i = 0; i < 6; i++) {
         xcr_var_es_t(0.99, T[i].nu, T[i].unit, &v, &e);
-        REL(v, T[i].var, 1e-6);
-        REL(e, T[i].es, 1e-6);
+        XT_REL(v, T[i].var, 1e-6);
+        XT_REL(e, T[i].es, 1e-6);
     }
     /* the distribution functions invert each other */
     for (double p = 0.001; p < 1; p += 0.0737) {
-        REL(xcr_norm_cdf(xcr_norm_quantile(p)), p, 1e-14);
-        REL(xcr_t_cdf(xcr_t_quantile(p, 3.5), 3.5), p, 1e-12);
+        XT_REL(xcr_norm_cdf(xcr_norm_quantile(p)), p, 1e-14);
+        XT_REL(xcr_t_cdf(xcr_t_quantile(p, 3.5), 3.5), p, 1e-12);
     }
-    REL(xcr_norm_quantile(1e-10), -6.361340902404056, 1e-12);
-    REL(xcr_t_cdf(-2, 1), 0.5 - atan(2) / 3.141592653589793, 1e-13);
+    XT_REL(xcr_norm_quantile(1e-10), -6.361340902404056, 1e-12);
+    XT_REL(xcr_t_cdf(-2, 1), 0.5 - atan(2) / 3.141592653589793, 1e-13);
 }
 
 /* VAR-2: losses 1…100, α = 0.95 → VaR 95, ES 98. */
@@ -608,24 +591,24 @@ Test(estimators, var_2_empirical)
     for (int i = 0; i < 100; i++)
         x[99 - i] = i + 1; /* any order */
     cr_assert_eq(xcr_var_es(x, 100, 0.95, w, &v, &e), XCR_OK);
-    REL(v, 95, 0);
-    REL(e, 98, 1e-15);
+    XT_REL(v, 95, 0);
+    XT_REL(e, 98, 1e-15);
     /* the fractional boundary weight: n = 10, α = 0.95 → k = 10 and
      * ES = L_(10) */
     cr_assert_eq(xcr_var_es(x, 10, 0.95, w, &v, &e), XCR_OK);
-    REL(v, 100, 0);
-    REL(e, 100, 1e-15);
+    XT_REL(v, 100, 0);
+    XT_REL(e, 100, 1e-15);
     /* n = 30, α = 0.9 → k = 27, ES = (L28 + L29 + L30)/3 */
     double y[30];
     for (int i = 0; i < 30; i++)
         y[i] = i + 1;
     cr_assert_eq(xcr_var_es(y, 30, 0.9, w, &v, &e), XCR_OK);
-    REL(v, 27, 0);
-    REL(e, 29, 1e-14);
+    XT_REL(v, 27, 0);
+    XT_REL(e, 29, 1e-14);
     /* n = 7, α = 0.9 → nα = 6.3, k = 7, ES = 0.7·L7/0.7 */
     cr_assert_eq(xcr_var_es(y, 7, 0.9, w, &v, &e), XCR_OK);
-    REL(v, 7, 0);
-    REL(e, 7, 1e-14);
+    XT_REL(v, 7, 0);
+    XT_REL(e, 7, 1e-14);
     cr_assert_eq(xcr_var_es(y, 0, 0.9, w, &v, &e), XCR_EINVAL);
 }
 
@@ -685,7 +668,7 @@ static void sample_stats(const xcr_scenarios *s, size_t first, size_t n,
  * within sampling error: SE(ρ̂) ≈ (1 − ρ²)/√n, SE(σ̂) ≈ σ/√(2n). */
 Test(montecarlo, gaussian_reproduces_correlation_and_vols)
 {
-    xcr_book *b = load(BOOK2);
+    xcr_book *b = xt_load_book(BOOK2);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
     xcr_mc_opts o;
@@ -753,7 +736,7 @@ Test(montecarlo, t_copula_has_more_tail_dependence)
         "{\"symbol\":\"BBB\",\"price\":10,\"vol\":0.6}],\"accounts\":[],"
         "\"settings\":{\"correlation\":{\"assets\":[\"AAA\",\"BBB\"],"
         "\"matrix\":[[1,0.5],[0.5,1]]}}}";
-    xcr_book *b = load(book);
+    xcr_book *b = xt_load_book(book);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
     xcr_mc_opts o;
@@ -786,7 +769,7 @@ Test(montecarlo, t_copula_has_more_tail_dependence)
  * shorter one, and the seed changes everything. */
 Test(montecarlo, counter_based_prefix_property)
 {
-    xcr_book *b = load(BOOK5);
+    xcr_book *b = xt_load_book(BOOK5);
     xcr_scenarios *s1 = NULL, *s2 = NULL;
     xcr_scenarios_new(b, &s1);
     xcr_scenarios_new(b, &s2);
@@ -826,7 +809,7 @@ Test(montecarlo, not_positive_definite_and_repair)
         "{\"symbol\":\"C\",\"price\":1,\"vol\":0.5}],\"accounts\":[],"
         "\"settings\":{\"correlation\":{\"assets\":[\"A\",\"B\",\"C\"],"
         "\"matrix\":[[1,0.9,-0.9],[0.9,1,0.9],[-0.9,0.9,1]]}}}";
-    xcr_book *b = load(book);
+    xcr_book *b = xt_load_book(book);
     xcr_scenarios *s = NULL;
     xcr_scenarios_new(b, &s);
     xcr_mc_opts o;
@@ -848,7 +831,7 @@ Test(montecarlo, not_positive_definite_and_repair)
         "{\"assets\":[{\"symbol\":\"A\",\"price\":1,\"vol\":0.5}],"
         "\"accounts\":[],\"settings\":{\"correlation\":{\"assets\":[\"A\"],"
         "\"matrix\":[[1, 2]]}}}";
-    xcr_book *b2 = load(book2);
+    xcr_book *b2 = xt_load_book(book2);
     xcr_corr *c = NULL;
     cr_assert_eq(xcr_corr_from_book(b2, "b2.json", &c, &err), XCR_EINVAL);
     cr_assert(strstr(err.msg, "b2.json: $.settings.correlation.matrix[0]"),
@@ -902,7 +885,7 @@ Test(history, wide_csv_corr_vol_and_fhs)
     cr_assert(fabs(xcr_history_vol(h, 0, 0) - 0.03 * sqrt(365.0)) < 0.1);
     xcr_corr_free(c);
     /* FHS over a book holding both assets */
-    xcr_book *b = load(BOOK2);
+    xcr_book *b = xt_load_book(BOOK2);
     xcr_scenarios *s1 = NULL, *s2 = NULL;
     xcr_scenarios_new(b, &s1);
     xcr_scenarios_new(b, &s2);

@@ -12,32 +12,6 @@
 #include "test_support.h"
 #include "xcr.h"
 
-#define REL(a, b, tol)                                                         \
-    do {                                                                       \
-        double a_ = (a), b_ = (b);                                             \
-        cr_assert(fabs(a_ - b_) <= (tol) * fmax(1.0, fabs(b_)),                \
-                  "%s = %.17g, expected %.17g", #a, a_, b_);                   \
-    } while (0)
-
-static xcr_book *demo(size_t n, uint64_t seed)
-{
-    xcr_demo_opts o = {n, seed, 3.0};
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    cr_assert_eq(xcr_demo_book(&o, NULL, &b, &err), XCR_OK, "%s", err.msg);
-    return b;
-}
-
-static xcr_book *load(const char *json)
-{
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    xcr_status s = xcr_book_load_json_text(json, strlen(json), "t.json", NULL,
-                                           &b, &err);
-    cr_assert_eq(s, XCR_OK, "load failed: %s", err.msg);
-    return b;
-}
-
 static xcr_stress_result *run(const xcr_market *m, const xcr_scenarios *s,
                               int threads)
 {
@@ -90,8 +64,8 @@ static void brute_force_check(const xcr_book *b, const xcr_scenarios *s,
         }
         xcr_scenario_outcome o;
         cr_assert_eq(xcr_stress_outcome(r, k, &o), XCR_OK);
-        REL(o.shortfall, shortfall, 1e-9);
-        REL(o.loss, loss, 1e-9);
+        XT_REL(o.shortfall, shortfall, 1e-9);
+        XT_REL(o.loss, loss, 1e-9);
         for (int q = 0; q < 4; q++)
             cr_assert_eq(o.by_status[q], cnt[q], "scenario %zu status %d", k,
                          q);
@@ -112,7 +86,7 @@ static void brute_force_check(const xcr_book *b, const xcr_scenarios *s,
         double sum = 0;
         for (size_t a = 0; a < na; a++)
             sum += la[a];
-        REL(sum, o.loss, 1e-7);
+        XT_REL(sum, o.loss, 1e-7);
     }
     free(base);
     free(res);
@@ -122,7 +96,7 @@ static void brute_force_check(const xcr_book *b, const xcr_scenarios *s,
 
 Test(engine, shortfall_equals_brute_force)
 {
-    xcr_book *b = demo(3000, 11);
+    xcr_book *b = xt_demo_book(3000, 11, 3.0);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = NULL;
@@ -143,14 +117,7 @@ Test(engine, shortfall_equals_brute_force)
     cr_assert_eq(xcr_scenarios_load_text(s, js, strlen(js), "v.json", NULL,
                                          &err),
                  XCR_OK, "%s", err.msg);
-    xcr_mc_opts mo;
-    memset(&mo, 0, sizeof mo);
-    mo.n = 20;
-    mo.seed = 4;
-    mo.dist = XCR_MC_T;
-    mo.df = 4;
-    mo.horizon_days = 10;
-    cr_assert_eq(xcr_scenarios_add_mc(s, &mo, &err), XCR_OK, "%s", err.msg);
+    xt_add_mc(s, 20, 4, XCR_MC_T, 4, 10);
     r = run(m, s, 2);
     brute_force_check(b, s, r);
     xcr_stress_result_free(r);
@@ -168,19 +135,13 @@ static void same_bits(const void *x, const void *y, size_t n, const char *what)
 
 Test(engine, bit_identical_for_1_2_8_threads)
 {
-    xcr_book *b = demo(2500, 3);
+    xcr_book *b = xt_demo_book(2500, 3, 3.0);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = NULL;
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
-    xcr_mc_opts mo;
-    memset(&mo, 0, sizeof mo);
-    mo.n = 300;
-    mo.seed = xt_seed(1);
-    mo.dist = XCR_MC_T;
-    mo.df = 4;
+    xt_add_mc(s, 300, xt_seed(1), XCR_MC_T, 4, 0);
     xcr_error err = {0};
-    cr_assert_eq(xcr_scenarios_add_mc(s, &mo, &err), XCR_OK, "%s", err.msg);
     cr_assert_eq(xcr_scenarios_shift_vols(s, 0.1, &err), XCR_OK);
     xcr_stress_result *r[3];
     const int th[3] = {1, 2, 8};
@@ -238,7 +199,7 @@ Test(engine, bit_identical_for_1_2_8_threads)
 
 Test(engine, lar_curve_starts_at_the_base_state)
 {
-    xcr_book *b = demo(1500, 2);
+    xcr_book *b = xt_demo_book(1500, 2, 3.0);
     xcr_market *m = NULL;
     xcr_market_new(b, &m);
     xcr_scenarios *s = NULL;
@@ -264,7 +225,7 @@ Test(engine, lar_curve_starts_at_the_base_state)
     cr_assert(o12.by_status[XCR_BANKRUPT] > o0.by_status[XCR_BANKRUPT]);
     cr_assert(o12.liquidatable_collateral > 0);
     cr_assert(!isnan(s->meta[12].uniform));
-    REL(s->meta[12].uniform, -0.6, 0);
+    XT_REL(s->meta[12].uniform, -0.6, 0);
     /* book statistics over the curve equal those of the raw numbers */
     xcr_risk_stats st;
     xcr_stress_book_stats(r, XCR_METRIC_LOSS, &st);
@@ -275,9 +236,9 @@ Test(engine, lar_curve_starts_at_the_base_state)
         mx = fmax(mx, o.loss);
         mean += o.loss / 13;
     }
-    REL(st.max, mx, 0);
-    REL(st.mean, mean, 1e-12);
-    REL(st.var[2], mx, 0); /* ⌈0.999·13⌉ = 13 */
+    XT_REL(st.max, mx, 0);
+    XT_REL(st.mean, mean, 1e-12);
+    XT_REL(st.var[2], mx, 0); /* ⌈0.999·13⌉ = 13 */
     xcr_stress_result_free(r);
     xcr_scenarios_free(s);
     xcr_market_free(m);
@@ -296,7 +257,7 @@ Test(engine, options_repriced_with_shocked_vol)
         "\"strike\":60000,\"option_type\":\"call\",\"iv\":0.5}],"
         "\"accounts\":[{\"id\":\"a\",\"mode\":\"cross\",\"balances\":"
         "{\"USDT\":1000},\"positions\":[{\"instrument\":\"C\",\"size\":2}]}]}";
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     xcr_market *m = NULL;
     xcr_market_new(b, &m);
     xcr_scenarios *s = NULL;
@@ -313,10 +274,10 @@ Test(engine, options_repriced_with_shocked_vol)
     xcr_black76(1, 54000, 60000, t, 0.8, &g1);
     xcr_scenario_outcome o;
     xcr_stress_outcome(r, 0, &o);
-    REL(o.loss, 2 * (g0.value - g1.value), 1e-9);
+    XT_REL(o.loss, 2 * (g0.value - g1.value), 1e-9);
     const double *la = xcr_stress_loss_by_asset(r, 0);
-    REL(la[1], o.loss, 1e-12);
-    REL(la[0], 0, 0);
+    XT_REL(la[1], o.loss, 1e-12);
+    XT_REL(la[0], 0, 0);
     xcr_stress_result_free(r);
     xcr_scenarios_free(s);
     xcr_market_free(m);
@@ -372,7 +333,7 @@ static const char *EXPO_BOOK =
 
 Test(exposure, loops_concentration_depth_and_deltas)
 {
-    xcr_book *b = load(EXPO_BOOK);
+    xcr_book *b = xt_load_book(EXPO_BOOK);
     xcr_market *m = NULL;
     xcr_market_new(b, &m);
     xcr_exposure *e = NULL;
@@ -387,40 +348,40 @@ Test(exposure, loops_concentration_depth_and_deltas)
     cr_assert_str_eq(xcr_book_account_id(b, l.account), "loop");
     cr_assert_str_eq(xcr_book_asset_symbol(b, l.collateral_asset), "WSTETH");
     cr_assert_str_eq(xcr_book_asset_symbol(b, l.debt_asset), "ETH");
-    REL(l.collateral, 1100, 1e-12);
-    REL(l.debt, 825, 1e-12);
-    REL(l.leverage, 4, 1e-12);
+    XT_REL(l.collateral, 1100, 1e-12);
+    XT_REL(l.debt, 825, 1e-12);
+    XT_REL(l.leverage, 4, 1e-12);
     cr_assert_str_eq(l.family, "e-mode 1");
     xcr_exposure_loop(e, 1, &l);
     cr_assert_eq(l.account, (size_t)-1);
     cr_assert_str_eq(l.entity, "X");
     cr_assert_str_eq(l.family, "stablecoins");
-    REL(l.leverage, 4, 1e-12);
+    XT_REL(l.leverage, 4, 1e-12);
     /* ETH: holders x1 (500 USD) and t1 (200 USD); borrowed 825 + 200 */
     xcr_asset_exposure x;
     xcr_exposure_asset(e, 2, &x);
-    REL(x.collateral, 700, 1e-12);
-    REL(x.borrowed, 1025, 1e-12);
+    XT_REL(x.collateral, 700, 1e-12);
+    XT_REL(x.borrowed, 1025, 1e-12);
     cr_assert_eq(x.holders, 2);
-    REL(x.hhi, (500.0 * 500 + 200.0 * 200) / (700.0 * 700), 1e-12);
-    REL(x.top_share, 1, 1e-12);
-    REL(x.depth_10pct, 100000, 1e-12);
-    REL(x.impact_all, -700.0 / 1e6, 1e-12);
+    XT_REL(x.hhi, (500.0 * 500 + 200.0 * 200) / (700.0 * 700), 1e-12);
+    XT_REL(x.top_share, 1, 1e-12);
+    XT_REL(x.depth_10pct, 100000, 1e-12);
+    XT_REL(x.impact_all, -700.0 / 1e6, 1e-12);
     /* BTC: deltas of the perps, +5,000 and −15,000 USD */
     xcr_exposure_asset(e, 4, &x);
-    REL(x.delta_long, 5000, 1e-6);
-    REL(x.delta_short, -15000, 1e-6);
-    REL(x.net, -10000, 1e-6);
-    REL(x.gross, 20000, 1e-6);
-    REL(x.depth_10pct, 3000000 + 2000000.0 / 0.04 * 0.05, 1e-9);
+    XT_REL(x.delta_long, 5000, 1e-6);
+    XT_REL(x.delta_short, -15000, 1e-6);
+    XT_REL(x.net, -10000, 1e-6);
+    XT_REL(x.gross, 20000, 1e-6);
+    XT_REL(x.depth_10pct, 3000000 + 2000000.0 / 0.04 * 0.05, 1e-9);
     /* liquidity models: the book's knots and the AMM curve */
-    REL(xcr_liquidity_impact(b, 4, 2000000, 1), -0.03, 1e-12);
-    REL(xcr_liquidity_impact(b, 4, 500000, 1), -0.005, 1e-12);
-    REL(xcr_liquidity_impact(b, 4, 500000, 0.5), -0.01, 1e-12);
+    XT_REL(xcr_liquidity_impact(b, 4, 2000000, 1), -0.03, 1e-12);
+    XT_REL(xcr_liquidity_impact(b, 4, 500000, 1), -0.005, 1e-12);
+    XT_REL(xcr_liquidity_impact(b, 4, 500000, 0.5), -0.01, 1e-12);
     double amm = xcr_liquidity_impact(b, 3, 11000, 1); /* 100 of 1,000 */
-    REL(amm, (1000.0 / 1100) * (1000.0 / 1100) - 1, 1e-12);
-    REL(xcr_liquidity_depth(b, 3, amm, 1), 11000, 1e-9);
-    REL(xcr_liquidity_impact(b, 0, 1e9, 1), 0, 0); /* no model */
+    XT_REL(amm, (1000.0 / 1100) * (1000.0 / 1100) - 1, 1e-12);
+    XT_REL(xcr_liquidity_depth(b, 3, amm, 1), 11000, 1e-9);
+    XT_REL(xcr_liquidity_impact(b, 0, 1e9, 1), 0, 0); /* no model */
     cr_assert(isfinite(xcr_exposure_collateral_hhi(e)));
     char *txt = NULL;
     size_t len;
@@ -438,7 +399,7 @@ Test(exposure, loops_concentration_depth_and_deltas)
 
 Test(engine, bad_arguments)
 {
-    xcr_book *b = demo(10, 1), *b2 = demo(10, 2);
+    xcr_book *b = xt_demo_book(10, 1, 3.0), *b2 = xt_demo_book(10, 2, 3.0);
     xcr_market *m = NULL;
     xcr_market_new(b, &m);
     xcr_scenarios *s = NULL;

@@ -23,25 +23,6 @@ static uint64_t test_seed(void)
     return (uint64_t)time(NULL);
 }
 
-static xcr_book *demo(size_t n, uint64_t seed, double ppa)
-{
-    xcr_demo_opts o = {n, seed, ppa};
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    cr_assert_eq(xcr_demo_book(&o, NULL, &b, &err), XCR_OK, "%s", err.msg);
-    return b;
-}
-
-static xcr_book *load(const char *json)
-{
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    xcr_status s = xcr_book_load_json_text(json, strlen(json), "t.json", NULL,
-                                           &b, &err);
-    cr_assert_eq(s, XCR_OK, "load failed: %s", err.msg);
-    return b;
-}
-
 static size_t xcr_scenarios_book_accounts(const xcr_scenarios *s)
 {
     return ((const struct xcr_scenarios *)s)->book->n_accts;
@@ -95,14 +76,7 @@ static xcr_scenarios *wild_scenarios(const xcr_book *b, uint64_t seed,
     xcr_scenarios *s = NULL;
     xcr_error err = {0};
     cr_assert_eq(xcr_scenarios_new(b, &s), XCR_OK);
-    xcr_mc_opts mo;
-    memset(&mo, 0, sizeof mo);
-    mo.n = n_mc;
-    mo.seed = seed;
-    mo.dist = XCR_MC_T;
-    mo.df = 3;
-    mo.horizon_days = 30;
-    cr_assert_eq(xcr_scenarios_add_mc(s, &mo, &err), XCR_OK, "%s", err.msg);
+    xt_add_mc(s, n_mc, seed, XCR_MC_T, 3, 30);
     cr_assert_eq(xcr_scenarios_add_uniform(s, 0.4, -0.6, -0.1, &err), XCR_OK,
                  "%s", err.msg);
     cr_assert_eq(xcr_scenarios_add_builtin(s, "all", NULL, &err), XCR_OK,
@@ -163,7 +137,7 @@ Test(fast, cells_equal_full_evaluator_on_random_books)
     for (int round = 0; round < 3; round++) {
         const uint64_t bs = seed * 3 + (uint64_t)round;
         const double ppa = 1.0 + (double)((bs >> 3) % 8);
-        xcr_book *b = demo(1500, bs, ppa);
+        xcr_book *b = xt_demo_book(1500, bs, ppa);
         xcr_market *m = NULL;
         cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
         xcr_scenarios *s = wild_scenarios(b, bs + 17, 120);
@@ -243,7 +217,7 @@ Test(fast, cells_equal_full_evaluator_on_random_books)
  * and isolated accounts get models. */
 Test(fast, most_demo_accounts_have_models)
 {
-    xcr_book *b = demo(4000, 5, 3);
+    xcr_book *b = xt_demo_book(4000, 5, 3);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr__fast_ctx c;
@@ -293,7 +267,7 @@ static void assert_same_result(const cells *a, const cells *b, size_t nacc,
 Test(fast, bit_identical_for_1_2_3_threads)
 {
     const uint64_t seed = test_seed();
-    xcr_book *b = demo(3000, seed, 4);
+    xcr_book *b = xt_demo_book(3000, seed, 4);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = wild_scenarios(b, seed, 90);
@@ -326,7 +300,7 @@ Test(fast, bit_identical_for_1_2_3_threads)
 Test(fast, scenario_ranges_match_the_whole_run)
 {
     const uint64_t seed = test_seed();
-    xcr_book *b = demo(2000, seed + 1, 3);
+    xcr_book *b = xt_demo_book(2000, seed + 1, 3);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = wild_scenarios(b, seed, 150);
@@ -382,7 +356,7 @@ Test(fast, hand_derived_linear_and_inverse)
         "{\"id\":\"b\",\"mode\":\"cross\",\"balances\":{\"BTC\":0.1},"
         "\"positions\":[{\"instrument\":\"I\",\"size\":3,"
         "\"entry_price\":60000}]}]}";
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     xcr_market *m = NULL;
     cr_assert_eq(xcr_market_new(b, &m), XCR_OK);
     xcr_scenarios *s = NULL;

@@ -11,6 +11,22 @@ static const xcr_allocator *A = &xcr__libc_alloc;
 
 #define NOMEM(err) xcr__fail((err), XCR_ENOMEM, "out of memory")
 
+/* Grow the array *slot (any element type) to c elements of elem bytes;
+ * false, with the array unchanged, when out of memory.  The parallel
+ * arrays of a list are grown one after the other and its capacity is
+ * raised only when all of them grew. */
+static bool grow(void *slot, size_t c, size_t elem)
+{
+    void *old;
+    memcpy(&old, slot, sizeof old);
+    void *p = realloc(old, c * elem);
+    if (!p)
+        return false;
+    memcpy(slot, &p, sizeof p);
+    return true;
+}
+#define GROW(arr, c) grow(&(arr), (c), sizeof *(arr))
+
 xcr_status xcr_network_new(xcr_network **out)
 {
     if (!out)
@@ -101,22 +117,8 @@ xcr_status xcr_network_add_entity(xcr_network *n, const char *id, double ext,
         return xcr__fail_at(err, XCR_ERANGE, loc, NULL, "too many entities");
     if (n->n == n->cap) {
         size_t c = n->cap ? 2 * n->cap : 16;
-        char **id2 = realloc(n->id, c * sizeof *id2);
-        if (id2)
-            n->id = id2;
-        double *a = realloc(n->ext, c * sizeof *a);
-        if (a)
-            n->ext = a;
-        double *b = realloc(n->el, c * sizeof *b);
-        if (b)
-            n->el = b;
-        double *d = realloc(n->equity_in, c * sizeof *d);
-        if (d)
-            n->equity_in = d;
-        double *e = realloc(n->size_in, c * sizeof *e);
-        if (e)
-            n->size_in = e;
-        if (!id2 || !a || !b || !d || !e)
+        if (!GROW(n->id, c) || !GROW(n->ext, c) || !GROW(n->el, c) ||
+            !GROW(n->equity_in, c) || !GROW(n->size_in, c))
             return NOMEM(err);
         n->cap = c;
     }
@@ -173,16 +175,7 @@ xcr_status xcr_network_add_liability(xcr_network *n, const char *from,
                             "self-loop: \"%s\" cannot owe itself", to);
     if (n->m == n->cap_m) {
         size_t c = n->cap_m ? 2 * n->cap_m : 32;
-        uint32_t *a = realloc(n->lf, c * sizeof *a);
-        if (a)
-            n->lf = a;
-        uint32_t *b = realloc(n->lt, c * sizeof *b);
-        if (b)
-            n->lt = b;
-        double *d = realloc(n->la, c * sizeof *d);
-        if (d)
-            n->la = d;
-        if (!a || !b || !d)
+        if (!GROW(n->lf, c) || !GROW(n->lt, c) || !GROW(n->la, c))
             return NOMEM(err);
         n->cap_m = c;
     }
@@ -208,16 +201,8 @@ static xcr_status asset_index(xcr_network *n, const char *sym, uint8_t list,
     }
     if (n->na == n->cap_a) {
         size_t c = n->cap_a ? 2 * n->cap_a : 8;
-        char **a = realloc(n->asym, c * sizeof *a);
-        if (a)
-            n->asym = a;
-        uint8_t *b = realloc(n->afirst_list, c);
-        if (b)
-            n->afirst_list = b;
-        size_t *d = realloc(n->afirst_idx, c * sizeof *d);
-        if (d)
-            n->afirst_idx = d;
-        if (!a || !b || !d)
+        if (!GROW(n->asym, c) || !GROW(n->afirst_list, c) ||
+            !GROW(n->afirst_idx, c))
             return NOMEM(err);
         n->cap_a = c;
     }
@@ -244,16 +229,7 @@ xcr_status xcr_network_add_holding(xcr_network *n, const char *entity,
         return s;
     if (n->nh == n->cap_h) {
         size_t c = n->cap_h ? 2 * n->cap_h : 16;
-        uint32_t *p = realloc(n->h_ent, c * sizeof *p);
-        if (p)
-            n->h_ent = p;
-        uint32_t *q = realloc(n->h_asset, c * sizeof *q);
-        if (q)
-            n->h_asset = q;
-        double *d = realloc(n->h_amt, c * sizeof *d);
-        if (d)
-            n->h_amt = d;
-        if (!p || !q || !d)
+        if (!GROW(n->h_ent, c) || !GROW(n->h_asset, c) || !GROW(n->h_amt, c))
             return NOMEM(err);
         n->cap_h = c;
     }
@@ -283,19 +259,8 @@ xcr_status xcr_network_add_rehypothecation(xcr_network *n, const char *from,
                             to);
     if (n->nr == n->cap_r) {
         size_t c = n->cap_r ? 2 * n->cap_r : 8;
-        uint32_t *p = realloc(n->r_from, c * sizeof *p);
-        if (p)
-            n->r_from = p;
-        uint32_t *q = realloc(n->r_to, c * sizeof *q);
-        if (q)
-            n->r_to = q;
-        uint32_t *u = realloc(n->r_asset, c * sizeof *u);
-        if (u)
-            n->r_asset = u;
-        double *d = realloc(n->r_amt, c * sizeof *d);
-        if (d)
-            n->r_amt = d;
-        if (!p || !q || !u || !d)
+        if (!GROW(n->r_from, c) || !GROW(n->r_to, c) ||
+            !GROW(n->r_asset, c) || !GROW(n->r_amt, c))
             return NOMEM(err);
         n->cap_r = c;
     }

@@ -4,6 +4,8 @@
  * shortest round-trip form so a written network reloads unchanged. */
 #include "contagion.h"
 
+#include "../core/json_util.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,120 +13,65 @@
 /* Files larger than this are refused before parsing. */
 #define NET_MAX_FILE ((size_t)512 << 20)
 
-#define TRY(x)                                                                 \
-    do {                                                                       \
-        xcr_status s_ = (x);                                                   \
-        if (s_ != XCR_OK)                                                      \
-            return s_;                                                         \
-    } while (0)
+#define TRY(x) XCR__TRY(x)
 
-static xcr_status get_num(const json_t *o, const char *key, double dflt,
-                          bool required, const xcr_loc *loc, double *out,
-                          xcr_error *err)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return xcr__fail_at(err, XCR_EINVAL, loc, key, "missing");
-        *out = dflt;
-        return XCR_OK;
-    }
-    if (!json_is_number(v))
-        return xcr__fail_at(err, XCR_EINVAL, loc, key, "must be a number");
-    *out = json_number_value(v);
-    return XCR_OK;
-}
-
-static xcr_status get_str(const json_t *o, const char *key,
-                          const xcr_loc *loc, const char **out, xcr_error *err)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v))
-        return xcr__fail_at(err, XCR_EINVAL, loc, key, "missing");
-    if (!json_is_string(v))
-        return xcr__fail_at(err, XCR_EINVAL, loc, key, "must be a string");
-    *out = json_string_value(v);
-    return XCR_OK;
-}
-
-typedef xcr_status (*item_fn)(xcr_network *, const json_t *, const xcr_loc *,
-                              xcr_error *);
-
-static xcr_status read_entity(xcr_network *n, const json_t *o,
+static xcr_status read_entity(void *net, const json_t *o,
                               const xcr_loc *loc, xcr_error *err)
 {
+    xcr_network *n = net;
     if (!json_is_object(o))
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL, "must be an object");
     const char *id = NULL;
     double ext = 0, el = 0, eq = NAN, size = NAN;
-    TRY(get_str(o, "id", loc, &id, err));
-    TRY(get_num(o, "external_assets", 0, true, loc, &ext, err));
-    TRY(get_num(o, "external_liabilities", 0, false, loc, &el, err));
-    TRY(get_num(o, "equity", NAN, false, loc, &eq, err));
-    TRY(get_num(o, "size", NAN, false, loc, &size, err));
+    TRY(xcr__json_str(o, "id", true, loc, &id, err));
+    TRY(xcr__json_num(o, "external_assets", 0, true, loc, &ext, err));
+    TRY(xcr__json_num(o, "external_liabilities", 0, false, loc, &el, err));
+    TRY(xcr__json_num(o, "equity", NAN, false, loc, &eq, err));
+    TRY(xcr__json_num(o, "size", NAN, false, loc, &size, err));
     return xcr_network_add_entity(n, id, ext, el, eq, size, loc, err);
 }
 
-static xcr_status read_liability(xcr_network *n, const json_t *o,
+static xcr_status read_liability(void *net, const json_t *o,
                                  const xcr_loc *loc, xcr_error *err)
 {
+    xcr_network *n = net;
     if (!json_is_object(o))
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL, "must be an object");
     const char *from = NULL, *to = NULL;
     double amt = 0;
-    TRY(get_str(o, "from", loc, &from, err));
-    TRY(get_str(o, "to", loc, &to, err));
-    TRY(get_num(o, "amount", 0, true, loc, &amt, err));
+    TRY(xcr__json_str(o, "from", true, loc, &from, err));
+    TRY(xcr__json_str(o, "to", true, loc, &to, err));
+    TRY(xcr__json_num(o, "amount", 0, true, loc, &amt, err));
     return xcr_network_add_liability(n, from, to, amt, loc, err);
 }
 
-static xcr_status read_holding(xcr_network *n, const json_t *o,
+static xcr_status read_holding(void *net, const json_t *o,
                                const xcr_loc *loc, xcr_error *err)
 {
+    xcr_network *n = net;
     if (!json_is_object(o))
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL, "must be an object");
     const char *ent = NULL, *asset = NULL;
     double amt = 0;
-    TRY(get_str(o, "entity", loc, &ent, err));
-    TRY(get_str(o, "asset", loc, &asset, err));
-    TRY(get_num(o, "amount", 0, true, loc, &amt, err));
+    TRY(xcr__json_str(o, "entity", true, loc, &ent, err));
+    TRY(xcr__json_str(o, "asset", true, loc, &asset, err));
+    TRY(xcr__json_num(o, "amount", 0, true, loc, &amt, err));
     return xcr_network_add_holding(n, ent, asset, amt, loc, err);
 }
 
-static xcr_status read_rehyp(xcr_network *n, const json_t *o,
+static xcr_status read_rehyp(void *net, const json_t *o,
                              const xcr_loc *loc, xcr_error *err)
 {
+    xcr_network *n = net;
     if (!json_is_object(o))
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL, "must be an object");
     const char *from = NULL, *to = NULL, *asset = NULL;
     double amt = 0;
-    TRY(get_str(o, "from", loc, &from, err));
-    TRY(get_str(o, "to", loc, &to, err));
-    TRY(get_str(o, "asset", loc, &asset, err));
-    TRY(get_num(o, "amount", 0, true, loc, &amt, err));
+    TRY(xcr__json_str(o, "from", true, loc, &from, err));
+    TRY(xcr__json_str(o, "to", true, loc, &to, err));
+    TRY(xcr__json_str(o, "asset", true, loc, &asset, err));
+    TRY(xcr__json_num(o, "amount", 0, true, loc, &amt, err));
     return xcr_network_add_rehypothecation(n, from, to, asset, amt, loc, err);
-}
-
-static xcr_status read_list(xcr_network *n, const json_t *root,
-                            const char *key, const char *file, bool required,
-                            item_fn fn, xcr_error *err)
-{
-    const json_t *arr = json_object_get(root, key);
-    xcr_loc top = {1, file, "$", 0, NULL, NULL, 0};
-    if (!arr || json_is_null(arr)) {
-        if (required)
-            return xcr__fail_at(err, XCR_EINVAL, &top, key, "missing");
-        return XCR_OK;
-    }
-    if (!json_is_array(arr))
-        return xcr__fail_at(err, XCR_EINVAL, &top, key, "must be an array");
-    char path[96];
-    xcr_loc loc = {1, file, path, 0, NULL, NULL, 0};
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        snprintf(path, sizeof path, "$.%s[%zu]", key, i);
-        TRY(fn(n, json_array_get(arr, i), &loc, err));
-    }
-    return XCR_OK;
 }
 
 static xcr_status read_root(xcr_network *n, const json_t *root,
@@ -134,10 +81,12 @@ static xcr_status read_root(xcr_network *n, const json_t *root,
     if (!json_is_object(root))
         return xcr__fail_at(err, XCR_EINVAL, &top, NULL,
                             "a network must be a JSON object");
-    TRY(read_list(n, root, "entities", file, true, read_entity, err));
-    TRY(read_list(n, root, "liabilities", file, false, read_liability, err));
-    TRY(read_list(n, root, "holdings", file, false, read_holding, err));
-    TRY(read_list(n, root, "rehypothecation", file, false, read_rehyp, err));
+    TRY(xcr__json_list(root, "entities", file, true, read_entity, n, err));
+    TRY(xcr__json_list(root, "liabilities", file, false, read_liability, n,
+                       err));
+    TRY(xcr__json_list(root, "holdings", file, false, read_holding, n, err));
+    TRY(xcr__json_list(root, "rehypothecation", file, false, read_rehyp, n,
+                       err));
     if (n->n == 0)
         return xcr__fail_at(err, XCR_EINVAL, &top, "entities",
                             "must list at least one entity");
@@ -156,8 +105,7 @@ xcr_status xcr_network_load_json_text(const char *text, size_t len,
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return xcr__fail(err, XCR_EPARSE, "%s: line %d, column %d: %s", name,
-                         je.line, je.column, je.text);
+        return xcr__json_parse_error(name, &je, err);
     xcr_network *n = NULL;
     if (xcr_network_new(&n) != XCR_OK) {
         json_decref(root);

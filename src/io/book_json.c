@@ -3,6 +3,8 @@
  * reals).  Spec §1. */
 #include "io.h"
 
+#include "../core/json_util.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,41 +17,6 @@ typedef struct rd {
     const char *file;
     xcr_error *err;
 } rd;
-
-/* Fetch an optional number; absent → dflt.  null is accepted as "absent". */
-static xcr_status get_num(const json_t *o, const char *key, double dflt,
-                          bool required, const xcr_loc *loc, double *out,
-                          xcr_error *err)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return xcr__fail_at(err, XCR_EINVAL, loc, key, "missing");
-        *out = dflt;
-        return XCR_OK;
-    }
-    if (!json_is_number(v))
-        return xcr__fail_at(err, XCR_EINVAL, loc, key, "must be a number");
-    *out = json_number_value(v);
-    return XCR_OK;
-}
-
-static xcr_status get_str(const json_t *o, const char *key, bool required,
-                          const xcr_loc *loc, const char **out,
-                          xcr_error *err)
-{
-    const json_t *v = json_object_get(o, key);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return xcr__fail_at(err, XCR_EINVAL, loc, key, "missing");
-        *out = NULL;
-        return XCR_OK;
-    }
-    if (!json_is_string(v))
-        return xcr__fail_at(err, XCR_EINVAL, loc, key, "must be a string");
-    *out = json_string_value(v);
-    return XCR_OK;
-}
 
 static xcr_status get_bool(const json_t *o, const char *key,
                            const xcr_loc *loc, int *out, xcr_error *err)
@@ -82,12 +49,7 @@ static xcr_status get_int(const json_t *o, const char *key,
     return XCR_OK;
 }
 
-#define TRY(x)                                                                 \
-    do {                                                                       \
-        xcr_status s_ = (x);                                                   \
-        if (s_ != XCR_OK)                                                      \
-            return s_;                                                         \
-    } while (0)
+#define TRY(x) XCR__TRY(x)
 
 /* MARK: assets ---------------------------------------------------------------------- */
 
@@ -100,7 +62,7 @@ static xcr_status read_liquidity(const json_t *q, const xcr_loc *loc,
                             "must be an object");
     const char *model = NULL;
     xcr_liquidity_def *l = &d->liquidity;
-    TRY(get_str(q, "model", true, loc, &model, err));
+    TRY(xcr__json_str(q, "model", true, loc, &model, err));
     /* field names are reported as liquidity.<name> */
     char f[3][48];
     const char *names[3] = {NULL, NULL, NULL};
@@ -135,9 +97,9 @@ static xcr_status read_liquidity(const json_t *q, const xcr_loc *loc,
         snprintf(f[k], sizeof f[k], "%s", names[k]);
         /* AMM fee defaults to 0; every other parameter is required */
         bool req = !(l->model == XCR_LIQ_AMM && k == 2);
-        TRY(get_num(q, f[k], 0, req, &sub, &l->p[k], err));
+        TRY(xcr__json_num(q, f[k], 0, req, &sub, &l->p[k], err));
     }
-    TRY(get_num(q, "recovery", 0, false, &sub, &l->recovery, err));
+    TRY(xcr__json_num(q, "recovery", 0, false, &sub, &l->recovery, err));
     if (l->model == XCR_LIQ_BOOK) {
         const json_t *lv = json_object_get(q, "levels");
         if (!json_is_array(lv) || json_array_size(lv) == 0)
@@ -169,21 +131,22 @@ static xcr_status read_liquidity(const json_t *q, const xcr_loc *loc,
     return XCR_OK;
 }
 
-static xcr_status read_asset(xcr_book *b, const json_t *o, const xcr_loc *loc,
+static xcr_status read_asset(void *book, const json_t *o, const xcr_loc *loc,
                              xcr_error *err)
 {
+    xcr_book *b = book;
     if (!json_is_object(o))
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL, "must be an object");
     xcr_asset_def d;
     xcr_asset_def_init(&d);
-    TRY(get_str(o, "symbol", true, loc, &d.symbol, err));
-    TRY(get_num(o, "price", 0, true, loc, &d.price, err));
-    TRY(get_num(o, "vol", 0, false, loc, &d.vol, err));
+    TRY(xcr__json_str(o, "symbol", true, loc, &d.symbol, err));
+    TRY(xcr__json_num(o, "price", 0, true, loc, &d.price, err));
+    TRY(xcr__json_num(o, "vol", 0, false, loc, &d.vol, err));
     TRY(get_bool(o, "stable", loc, &d.stable, err));
-    TRY(get_num(o, "liability_weight", 1, false, loc, &d.liability_weight,
+    TRY(xcr__json_num(o, "liability_weight", 1, false, loc, &d.liability_weight,
                 err));
-    TRY(get_num(o, "borrow_imr", 0, false, loc, &d.borrow_imr, err));
-    TRY(get_num(o, "borrow_mmr", 0, false, loc, &d.borrow_mmr, err));
+    TRY(xcr__json_num(o, "borrow_imr", 0, false, loc, &d.borrow_imr, err));
+    TRY(xcr__json_num(o, "borrow_mmr", 0, false, loc, &d.borrow_mmr, err));
 
     xcr_tier_def tiers[64];
     const json_t *ct = json_object_get(o, "collateral_tiers");
@@ -223,12 +186,12 @@ static xcr_status read_asset(xcr_book *b, const json_t *o, const xcr_loc *loc,
         xcr_loc sub = *loc;
         sub.path = path;
         d.has_lending = 1;
-        TRY(get_num(lend, "ltv", 0, false, &sub, &d.ltv, err));
-        TRY(get_num(lend, "liquidation_threshold", 0, false, &sub,
+        TRY(xcr__json_num(lend, "ltv", 0, false, &sub, &d.ltv, err));
+        TRY(xcr__json_num(lend, "liquidation_threshold", 0, false, &sub,
                     &d.liquidation_threshold, err));
-        TRY(get_num(lend, "liquidation_bonus", 0, false, &sub,
+        TRY(xcr__json_num(lend, "liquidation_bonus", 0, false, &sub,
                     &d.liquidation_bonus, err));
-        TRY(get_num(lend, "protocol_fee", 0, false, &sub, &d.protocol_fee,
+        TRY(xcr__json_num(lend, "protocol_fee", 0, false, &sub, &d.protocol_fee,
                     err));
         TRY(get_int(lend, "emode_category", &sub, &d.emode_category, err));
     }
@@ -243,16 +206,17 @@ static xcr_status read_asset(xcr_book *b, const json_t *o, const xcr_loc *loc,
 
 /* MARK: instruments ------------------------------------------------------------------ */
 
-static xcr_status read_instrument(xcr_book *b, const json_t *o,
+static xcr_status read_instrument(void *book, const json_t *o,
                                   const xcr_loc *loc, xcr_error *err)
 {
+    xcr_book *b = book;
     if (!json_is_object(o))
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL, "must be an object");
     xcr_instrument_def d;
     xcr_instrument_def_init(&d);
     const char *type = NULL, *ot = NULL;
-    TRY(get_str(o, "id", true, loc, &d.id, err));
-    TRY(get_str(o, "type", true, loc, &type, err));
+    TRY(xcr__json_str(o, "id", true, loc, &d.id, err));
+    TRY(xcr__json_str(o, "type", true, loc, &type, err));
     if (strcmp(type, "perp") == 0)
         d.type = XCR_PERP;
     else if (strcmp(type, "future") == 0)
@@ -262,22 +226,22 @@ static xcr_status read_instrument(xcr_book *b, const json_t *o,
     else
         return xcr__fail_at(err, XCR_EINVAL, loc, "type",
                             "must be \"perp\", \"future\" or \"option\"");
-    TRY(get_str(o, "underlying", true, loc, &d.underlying, err));
-    TRY(get_str(o, "settle", false, loc, &d.settle, err));
+    TRY(xcr__json_str(o, "underlying", true, loc, &d.underlying, err));
+    TRY(xcr__json_str(o, "settle", false, loc, &d.settle, err));
     TRY(get_bool(o, "inverse", loc, &d.inverse, err));
-    TRY(get_num(o, "contract_size", 1, false, loc, &d.contract_size, err));
-    TRY(get_num(o, "mark_price", 0, false, loc, &d.mark_price, err));
+    TRY(xcr__json_num(o, "contract_size", 1, false, loc, &d.contract_size, err));
+    TRY(xcr__json_num(o, "mark_price", 0, false, loc, &d.mark_price, err));
     if (json_object_get(o, "mark_price") &&
         !json_is_null(json_object_get(o, "mark_price")) &&
         !(d.mark_price > 0))
         return xcr__fail_at(err, XCR_EINVAL, loc, "mark_price",
                             "must be a finite number > 0 (got %g)",
                             d.mark_price);
-    TRY(get_str(o, "expiry", false, loc, &d.expiry, err));
+    TRY(xcr__json_str(o, "expiry", false, loc, &d.expiry, err));
     if (d.type == XCR_OPTION) {
-        TRY(get_num(o, "strike", 0, true, loc, &d.strike, err));
-        TRY(get_num(o, "iv", 0, true, loc, &d.iv, err));
-        TRY(get_str(o, "option_type", true, loc, &ot, err));
+        TRY(xcr__json_num(o, "strike", 0, true, loc, &d.strike, err));
+        TRY(xcr__json_num(o, "iv", 0, true, loc, &d.iv, err));
+        TRY(xcr__json_str(o, "option_type", true, loc, &ot, err));
         if (strcmp(ot, "call") == 0)
             d.is_call = 1;
         else if (strcmp(ot, "put") == 0)
@@ -305,10 +269,10 @@ static xcr_status read_instrument(xcr_book *b, const json_t *o,
                 return xcr__fail_at(err, XCR_EINVAL, &sub, NULL,
                                     "must be an object {notional_max, imr, "
                                     "mmr}");
-            TRY(get_num(t, "notional_max", INFINITY, false, &sub,
+            TRY(xcr__json_num(t, "notional_max", INFINITY, false, &sub,
                         &tiers[i].notional_max, err));
-            TRY(get_num(t, "imr", 0, true, &sub, &tiers[i].imr, err));
-            TRY(get_num(t, "mmr", 0, true, &sub, &tiers[i].mmr, err));
+            TRY(xcr__json_num(t, "imr", 0, true, &sub, &tiers[i].imr, err));
+            TRY(xcr__json_num(t, "mmr", 0, true, &sub, &tiers[i].mmr, err));
         }
         d.tiers = tiers;
         d.ntiers = json_array_size(mt);
@@ -318,15 +282,16 @@ static xcr_status read_instrument(xcr_book *b, const json_t *o,
 
 /* MARK: accounts ---------------------------------------------------------------------- */
 
-static xcr_status read_account(xcr_book *b, const json_t *o,
+static xcr_status read_account(void *book, const json_t *o,
                                const xcr_loc *loc, xcr_error *err)
 {
+    xcr_book *b = book;
     if (!json_is_object(o))
         return xcr__fail_at(err, XCR_EINVAL, loc, NULL, "must be an object");
     xcr_account_def d = {0};
     const char *mode = NULL;
-    TRY(get_str(o, "id", true, loc, &d.id, err));
-    TRY(get_str(o, "mode", true, loc, &mode, err));
+    TRY(xcr__json_str(o, "id", true, loc, &d.id, err));
+    TRY(xcr__json_str(o, "mode", true, loc, &mode, err));
     if (strcmp(mode, "cross") == 0)
         d.mode = XCR_MODE_CROSS;
     else if (strcmp(mode, "isolated") == 0)
@@ -344,7 +309,7 @@ static xcr_status read_account(xcr_book *b, const json_t *o,
         return xcr__fail_at(err, XCR_EREF, loc, "emode",
                             "emode %d is not in settings.emode_categories",
                             d.emode);
-    TRY(get_str(o, "entity", false, loc, &d.entity, err));
+    TRY(xcr__json_str(o, "entity", false, loc, &d.entity, err));
     TRY(xcr_book_add_account(b, &d, loc, err));
 
     char path[256];
@@ -386,10 +351,10 @@ static xcr_status read_account(xcr_book *b, const json_t *o,
                                     "must be an object");
             const char *inst = NULL;
             double size = 0, entry = NAN, iso = 0;
-            TRY(get_str(p, "instrument", true, &sub, &inst, err));
-            TRY(get_num(p, "size", 0, true, &sub, &size, err));
-            TRY(get_num(p, "entry_price", NAN, false, &sub, &entry, err));
-            TRY(get_num(p, "isolated_margin", 0, false, &sub, &iso, err));
+            TRY(xcr__json_str(p, "instrument", true, &sub, &inst, err));
+            TRY(xcr__json_num(p, "size", 0, true, &sub, &size, err));
+            TRY(xcr__json_num(p, "entry_price", NAN, false, &sub, &entry, err));
+            TRY(xcr__json_num(p, "isolated_margin", 0, false, &sub, &iso, err));
             TRY(xcr_book_add_position(b, d.id, inst, size, entry, iso, &sub,
                                       err));
         }
@@ -398,30 +363,6 @@ static xcr_status read_account(xcr_book *b, const json_t *o,
 }
 
 /* MARK: the whole book ---------------------------------------------------------------- */
-
-static xcr_status read_list(xcr_book *b, const json_t *root, const char *key,
-                            const char *file, bool required,
-                            xcr_status (*fn)(xcr_book *, const json_t *,
-                                             const xcr_loc *, xcr_error *),
-                            xcr_error *err)
-{
-    const json_t *arr = json_object_get(root, key);
-    xcr_loc top = {1, file, "$", 0, NULL, NULL, 0};
-    if (!arr || json_is_null(arr)) {
-        if (required)
-            return xcr__fail_at(err, XCR_EINVAL, &top, key, "missing");
-        return XCR_OK;
-    }
-    if (!json_is_array(arr))
-        return xcr__fail_at(err, XCR_EINVAL, &top, key, "must be an array");
-    char path[64];
-    xcr_loc loc = {1, file, path, 0, NULL, NULL, 0};
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        snprintf(path, sizeof path, "$.%s[%zu]", key, i);
-        TRY(fn(b, json_array_get(arr, i), &loc, err));
-    }
-    return XCR_OK;
-}
 
 static xcr_status read_root(xcr_book *b, const json_t *root, const char *file,
                             xcr_error *err)
@@ -437,8 +378,9 @@ static xcr_status read_root(xcr_book *b, const json_t *root, const char *file,
                                 "must be an ISO 8601 string");
         TRY(xcr_book_set_as_of(b, json_string_value(asof), &top, err));
     }
-    TRY(read_list(b, root, "assets", file, true, read_asset, err));
-    TRY(read_list(b, root, "instruments", file, false, read_instrument, err));
+    TRY(xcr__json_list(root, "assets", file, true, read_asset, b, err));
+    TRY(xcr__json_list(root, "instruments", file, false, read_instrument, b,
+                       err));
     /* settings before accounts is not required (e-modes are checked at
      * finalize) but it keeps error order natural */
     const json_t *set = json_object_get(root, "settings");
@@ -460,7 +402,7 @@ static xcr_status read_root(xcr_book *b, const json_t *root, const char *file,
             TRY(s);
         }
     }
-    TRY(read_list(b, root, "accounts", file, true, read_account, err));
+    TRY(xcr__json_list(root, "accounts", file, true, read_account, b, err));
     xcr_status s = xcr_book_finalize(b, err);
     if (s != XCR_OK)
         xcr__error_prefix(err, file); /* finalize knows no file: name it */
@@ -486,13 +428,6 @@ static xcr_status load_parsed(json_t *root, const char *name,
     return XCR_OK;
 }
 
-static xcr_status json_error(const char *name, const json_error_t *je,
-                             xcr_error *err)
-{
-    return xcr__fail(err, XCR_EPARSE, "%s: line %d, column %d: %s", name,
-                     je->line, je->column, je->text);
-}
-
 xcr_status xcr_book_load_json_text(const char *text, size_t len,
                                    const char *name,
                                    const xcr_allocator *alloc, xcr_book **out,
@@ -506,7 +441,7 @@ xcr_status xcr_book_load_json_text(const char *text, size_t len,
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return json_error(name, &je, err);
+        return xcr__json_parse_error(name, &je, err);
     return load_parsed(root, name, alloc, out, err);
 }
 
@@ -516,7 +451,7 @@ xcr_status xcr__book_load_json_file(const char *path, const xcr_allocator *a,
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return json_error(path, &je, err);
+        return xcr__json_parse_error(path, &je, err);
     return load_parsed(root, path, a, out, err);
 }
 

@@ -111,36 +111,46 @@ typedef struct tab_job {
     size_t lo, hi;
 } tab_job;
 
+void xcr__stress_scen_row(const xcr_market *m, const double *moves,
+                          const double *vol, double *px, double *mk,
+                          double *iv, double *uv)
+{
+    const xcr_book *b = m->book;
+    for (size_t a = 0; a < b->n_assets; a++)
+        px[a] = m->price[a] * (1.0 + moves[a]);
+    for (size_t i = 0; i < b->n_insts; i++) {
+        const xcr__inst *in = &b->insts[i];
+        /* as refresh_inst in market.c: marks move with the underlying's
+         * price (spec §2) */
+        double mark = in->mark * (px[in->und] / b->assets[in->und].price);
+        mk[i] = mark;
+        double v = m->iv[i];
+        if (iv) {
+            double sh = vol ? vol[in->und] : 0.0;
+            v = in->type == XCR_OPTION ? m->iv[i] + sh : m->iv[i];
+            if (v < 0)
+                v = 0;
+            iv[i] = v;
+        }
+        uv[i] = in->type == XCR_OPTION
+                    ? xcr__option_unit_value(b, in, mark, v)
+                    : 0.0;
+    }
+}
+
 static void *tables_worker(void *arg)
 {
     tab_job *j = arg;
     eng *e = j->e;
-    const xcr_book *b = e->b;
     const xcr_market *m = e->m;
     const xcr_scenarios *s = e->s;
     for (size_t k = j->lo; k < j->hi; k++) {
         const size_t g = e->t0 + k; /* index in the set */
-        double *px = e->price + k * e->na;
-        for (size_t a = 0; a < e->na; a++)
-            px[a] = m->price[a] * (1.0 + s->moves[g * e->na + a]);
-        for (size_t i = 0; i < e->ni; i++) {
-            const xcr__inst *in = &b->insts[i];
-            /* as refresh_inst in market.c: marks move with the
-             * underlying's price (spec §2) */
-            double mk = in->mark * (px[in->und] / b->assets[in->und].price);
-            e->mark[k * e->ni + i] = mk;
-            double iv = m->iv[i];
-            if (e->iv) {
-                double sh = s->vol ? s->vol[g * e->na + in->und] : 0.0;
-                iv = in->type == XCR_OPTION ? m->iv[i] + sh : m->iv[i];
-                if (iv < 0)
-                    iv = 0;
-                e->iv[k * e->ni + i] = iv;
-            }
-            e->uv[k * e->ni + i] =
-                in->type == XCR_OPTION ? xcr__option_unit_value(b, in, mk, iv)
-                                       : 0.0;
-        }
+        xcr__stress_scen_row(m, s->moves + g * e->na,
+                             s->vol ? s->vol + g * e->na : NULL,
+                             e->price + k * e->na, e->mark + k * e->ni,
+                             e->iv ? e->iv + k * e->ni : NULL,
+                             e->uv + k * e->ni);
         if (e->fast) {
             /* factors (fast.h): asset moves, option value changes */
             const size_t K = e->fc.K, ld = e->ld;
@@ -558,6 +568,92 @@ static void *chunk_worker(void *arg)
 
 /* MARK: entry point ------------------------------------------------------------------- */
 
+xcr_status xcr__stress_result_alloc(const xcr_market *m,
+                                    const xcr_scenarios *s, size_t ns,
+                                    bool quant, bool detail,
+                                    xcr_stress_result **out)
+{
+    const xcr_book *b = m->book;
+    const size_t nacc = b->n_accts ? b->n_accts : 1;
+    const size_t na = b->n_assets ? b->n_assets : 1;
+    *out = NULL;
+    xcr_stress_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return XCR_ENOMEM;
+    r->m = m;
+    r->s = s;
+    r->n_scen = ns;
+    r->n_acc = b->n_accts;
+    r->na = b->n_assets;
+    r->loss = calloc(ns, sizeof(double));
+    r->shortfall = calloc(ns, sizeof(double));
+    r->liq_coll = calloc(ns, sizeof(double));
+    r->liq_notional = calloc(ns, sizeof(double));
+    r->status_count = calloc(ns * N_CNT, sizeof(uint32_t));
+    r->eq0 = malloc(nacc * sizeof(double));
+    r->st0 = malloc(nacc);
+    r->n_liq = malloc(nacc * sizeof(uint32_t));
+    r->n_bank = malloc(nacc * sizeof(uint32_t));
+    r->worst = malloc(nacc * sizeof(uint32_t));
+    r->sum_loss = malloc(nacc * sizeof(double));
+    r->sum_short = malloc(nacc * sizeof(double));
+    r->max_loss = malloc(nacc * sizeof(double));
+    bool oom = !r->loss || !r->shortfall || !r->liq_coll ||
+               !r->liq_notional || !r->status_count || !r->eq0 || !r->st0 ||
+               !r->n_liq || !r->n_bank || !r->worst || !r->sum_loss ||
+               !r->sum_short || !r->max_loss;
+    if (detail) {
+        r->asset_loss = calloc(ns * na, sizeof(double));
+        r->asset_liq = calloc(ns * na, sizeof(double));
+        oom = oom || !r->asset_loss || !r->asset_liq;
+    }
+    if (quant) {
+        r->acc_var = malloc(nacc * XCR_STRESS_LEVELS * sizeof(double));
+        r->acc_es = malloc(nacc * XCR_STRESS_LEVELS * sizeof(double));
+        oom = oom || !r->acc_var || !r->acc_es;
+    }
+    if (ns == 1) {
+        r->eq1 = malloc(nacc * sizeof(double));
+        r->st1 = malloc(nacc);
+        oom = oom || !r->eq1 || !r->st1;
+    }
+    if (oom) {
+        xcr_stress_result_free(r);
+        return XCR_ENOMEM;
+    }
+    *out = r;
+    return XCR_OK;
+}
+
+xcr_status xcr__stress_check_run(const xcr_market *m, const xcr_scenarios *s,
+                                 xcr_stress_result **out, xcr_error *err)
+{
+    if (!m || !s || !out)
+        return xcr__fail(err, XCR_EINVAL, "market, scenarios and output are "
+                                          "required");
+    if (m->book != s->book)
+        return xcr__fail(err, XCR_EINVAL,
+                         "the scenarios were resolved against another book");
+    if (s->n == 0)
+        return xcr__fail(err, XCR_EINVAL, "no scenarios to run");
+    return XCR_OK;
+}
+
+xcr_status xcr__stress_fail_nonfinite(xcr_error *err, const xcr_scenarios *s,
+                                      size_t acct, size_t scen)
+{
+    const xcr_book *b = s->book;
+    if (scen == (size_t)-1)
+        return xcr__fail(err, XCR_ERANGE,
+                         "account \"%s\": margin is not a finite number "
+                         "(sizes, balances or prices too large)",
+                         b->acct_id[acct]);
+    return xcr__fail(err, XCR_ERANGE,
+                     "account \"%s\" under scenario %s: margin is not a "
+                     "finite number",
+                     b->acct_id[acct], xcr_scenarios_name(s, scen));
+}
+
 void xcr_stress_result_free(xcr_stress_result *r)
 {
     if (!r)
@@ -676,11 +772,16 @@ xcr_status xcr_stress_run(const xcr_market *m, const xcr_scenarios *s,
     return xcr__stress_run_ex(m, s, o, NULL, out, err);
 }
 
-bool xcr__stress_quant_auto(size_t n_acc, size_t n_scen)
+size_t xcr__stress_chunk(size_t n_acc)
 {
     size_t ch = pow2_floor(n_acc / 64 ? n_acc / 64 : 1);
-    ch = ch < 16 ? 16 : ch > 256 ? 256 : ch;
-    return n_scen <= QUANT_AUTO_BYTES / (ch * sizeof(double));
+    return ch < 16 ? 16 : ch > 256 ? 256 : ch;
+}
+
+bool xcr__stress_quant_auto(size_t n_acc, size_t n_scen)
+{
+    return n_scen <=
+           QUANT_AUTO_BYTES / (xcr__stress_chunk(n_acc) * sizeof(double));
 }
 
 bool xcr__stress_detail_auto(size_t n_assets, size_t n_scen)
@@ -693,14 +794,9 @@ xcr_status xcr__stress_run_ex(const xcr_market *m, const xcr_scenarios *s,
                               const xcr__stress_ex *ex,
                               xcr_stress_result **out, xcr_error *err)
 {
-    if (!m || !s || !out)
-        return xcr__fail(err, XCR_EINVAL, "market, scenarios and output are "
-                                          "required");
-    if (m->book != s->book)
-        return xcr__fail(err, XCR_EINVAL,
-                         "the scenarios were resolved against another book");
-    if (s->n == 0)
-        return xcr__fail(err, XCR_EINVAL, "no scenarios to run");
+    xcr_status chk = xcr__stress_check_run(m, s, out, err);
+    if (chk != XCR_OK)
+        return chk;
     size_t s_lo = 0, s_hi = s->n;
     if (ex && (ex->s_lo || ex->s_hi)) {
         if (!(ex->s_lo < ex->s_hi && ex->s_hi <= s->n))
@@ -732,8 +828,7 @@ xcr_status xcr__stress_run_ex(const xcr_market *m, const xcr_scenarios *s,
     atomic_init(&e.next, 0);
     atomic_init(&e.done, 0);
     /* The chunk size depends on the book only, never on threads. */
-    size_t ch = pow2_floor(e.nacc / 64 ? e.nacc / 64 : 1);
-    e.chunk = ch < 16 ? 16 : ch > 256 ? 256 : ch;
+    e.chunk = xcr__stress_chunk(e.nacc);
     e.nchunks = (e.nacc + e.chunk - 1) / e.chunk;
     for (size_t a = 0; a < e.nacc; a++)
         if (npos(b, a) > e.max_pos)
@@ -763,40 +858,17 @@ xcr_status xcr__stress_run_ex(const xcr_market *m, const xcr_scenarios *s,
         e.nt = (end < s->n ? end : s->n) - e.t0;
     }
 
-    xcr_stress_result *r = calloc(1, sizeof *r);
-    if (!r)
-        return NOMEM(err);
-    r->m = m;
-    r->s = s;
-    r->n_scen = e.ns;
-    r->n_acc = e.nacc;
-    r->na = e.na;
-    e.r = r;
-    size_t nacc1 = e.nacc ? e.nacc : 1;
+    xcr_stress_result *r = NULL;
     size_t ni1 = e.ni ? e.ni : 1;
     xcr_status st = XCR_OK;
-    r->loss = calloc(e.ns, sizeof(double));
-    r->shortfall = calloc(e.ns, sizeof(double));
-    r->liq_coll = calloc(e.ns, sizeof(double));
-    r->liq_notional = calloc(e.ns, sizeof(double));
-    r->status_count = calloc(e.ns * N_CNT, sizeof(uint32_t));
-    r->eq0 = malloc(nacc1 * sizeof(double));
-    r->st0 = malloc(nacc1);
-    r->n_liq = malloc(nacc1 * sizeof(uint32_t));
-    r->n_bank = malloc(nacc1 * sizeof(uint32_t));
-    r->worst = malloc(nacc1 * sizeof(uint32_t));
-    r->sum_loss = malloc(nacc1 * sizeof(double));
-    r->sum_short = malloc(nacc1 * sizeof(double));
-    r->max_loss = malloc(nacc1 * sizeof(double));
+    bool oom = xcr__stress_result_alloc(m, s, e.ns, e.quant, e.detail, &r) !=
+               XCR_OK;
+    e.r = r;
     e.price = malloc(e.nt * na1 * sizeof(double));
     e.mark = malloc(e.nt * ni1 * sizeof(double));
     e.uv = malloc(e.nt * ni1 * sizeof(double));
     e.upnl0 = malloc((b->n_pos ? b->n_pos : 1) * sizeof(double));
-    bool oom = !r->loss || !r->shortfall || !r->liq_coll ||
-               !r->liq_notional || !r->status_count || !r->eq0 || !r->st0 ||
-               !r->n_liq || !r->n_bank || !r->worst || !r->sum_loss ||
-               !r->sum_short || !r->max_loss || !e.price || !e.mark ||
-               !e.uv || !e.upnl0;
+    oom = oom || !e.price || !e.mark || !e.uv || !e.upnl0;
     if (s->vol) {
         e.iv = malloc(e.nt * ni1 * sizeof(double));
         oom = oom || !e.iv;
@@ -804,21 +876,6 @@ xcr_status xcr__stress_run_ex(const xcr_market *m, const xcr_scenarios *s,
     if (e.fast) {
         e.ft = calloc(e.fc.K * e.ld, sizeof(double));
         oom = oom || !e.ft;
-    }
-    if (e.detail) {
-        r->asset_loss = calloc(e.ns * na1, sizeof(double));
-        r->asset_liq = calloc(e.ns * na1, sizeof(double));
-        oom = oom || !r->asset_loss || !r->asset_liq;
-    }
-    if (e.quant) {
-        r->acc_var = malloc(nacc1 * XCR_STRESS_LEVELS * sizeof(double));
-        r->acc_es = malloc(nacc1 * XCR_STRESS_LEVELS * sizeof(double));
-        oom = oom || !r->acc_var || !r->acc_es;
-    }
-    if (e.ns == 1) {
-        r->eq1 = malloc(nacc1 * sizeof(double));
-        r->st1 = malloc(nacc1);
-        oom = oom || !r->eq1 || !r->st1;
     }
     if (oom) {
         st = NOMEM(err);
@@ -877,19 +934,8 @@ xcr_status xcr__stress_run_ex(const xcr_market *m, const xcr_scenarios *s,
                 bad_acct = ts[t].bad_acct;
                 bad_scen = ts[t].bad_scen;
             }
-        if (bad_acct != (size_t)-1) {
-            if (bad_scen == (size_t)-1)
-                st = xcr__fail(err, XCR_ERANGE,
-                               "account \"%s\": margin is not a finite "
-                               "number (sizes, balances or prices too large)",
-                               b->acct_id[bad_acct]);
-            else
-                st = xcr__fail(err, XCR_ERANGE,
-                               "account \"%s\" under scenario %s: margin is "
-                               "not a finite number",
-                               b->acct_id[bad_acct],
-                               xcr_scenarios_name(s, bad_scen));
-        }
+        if (bad_acct != (size_t)-1)
+            st = xcr__stress_fail_nonfinite(err, s, bad_acct, bad_scen);
     }
     if (st == XCR_OK) {
         /* integer reductions: the order does not matter */

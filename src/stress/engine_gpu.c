@@ -18,7 +18,7 @@
  * every scenario, reduces per chunk of accounts (the CPU engine's chunks)
  * into 128-bit fixed-point totals and computes the per-account statistics
  * and VaR/ES; the host turns the totals into doubles as engine.c does. */
-#include "stress.h"
+#include "fast.h"
 
 #include "../cuda/gpu_iface.h"
 
@@ -180,35 +180,21 @@ typedef struct tab_job {
     size_t lo, hi;
 } tab_job;
 
-/* engine.c tables_worker, step for step (the same expressions), then the
- * portfolio requirements under each scenario's market view. */
+/* engine.c's scenario rows (the same function), then the portfolio
+ * requirements under each scenario's market view. */
 static void *tables_worker(void *arg)
 {
     tab_job *j = arg;
     tables *t = j->t;
     const xcr_market *m = t->m;
-    const xcr_book *b = m->book;
     const xcr_scenarios *s = t->s;
     for (size_t k = j->lo; k < j->hi; k++) {
         double *px = t->px + k * t->na;
-        for (size_t a = 0; a < t->na; a++)
-            px[a] = m->price[a] * (1.0 + t->moves[k * t->na + a]);
-        for (size_t i = 0; i < t->ni; i++) {
-            const xcr__inst *in = &b->insts[i];
-            double mk = in->mark * (px[in->und] / b->assets[in->und].price);
-            t->mk[k * t->ni + i] = mk;
-            double iv = m->iv[i];
-            if (t->iv) {
-                double sh = s->vol ? s->vol[k * t->na + in->und] : 0.0;
-                iv = in->type == XCR_OPTION ? m->iv[i] + sh : m->iv[i];
-                if (iv < 0)
-                    iv = 0;
-                t->iv[k * t->ni + i] = iv;
-            }
-            t->uv[k * t->ni + i] =
-                in->type == XCR_OPTION ? xcr__option_unit_value(b, in, mk, iv)
-                                       : 0.0;
-        }
+        xcr__stress_scen_row(m, t->moves + k * t->na,
+                             s->vol ? s->vol + k * t->na : NULL, px,
+                             t->mk + k * t->ni,
+                             t->iv ? t->iv + k * t->ni : NULL,
+                             t->uv + k * t->ni);
         if (t->npm) {
             xcr_market view = *m;
             view.price = px;
@@ -491,23 +477,11 @@ static void quant_rows(void *ctx, size_t a0, size_t n, double *loss)
 /* MARK: entry point ----------------------------------------------------------------- */
 
 #define N_SUMS 4
-#define N_CNT 5
-/* engine.c's automatic limits (the same decisions on both back ends) */
-#define QUANT_AUTO_BYTES ((size_t)64 << 20)
-#define DETAIL_AUTO_CELLS ((size_t)1 << 21)
 
 static double fix_get(xcr__fix128 f)
 {
     xcr__i128 v = (xcr__i128)f.hi * ((xcr__i128)1 << 64) + (xcr__i128)f.lo;
     return xcr__fix_get(v);
-}
-
-static size_t pow2_floor(size_t x)
-{
-    size_t p = 1;
-    while (p * 2 <= x)
-        p *= 2;
-    return p;
 }
 
 /* The set is exactly its Monte Carlo generator's batch: scenario k is
@@ -527,14 +501,9 @@ xcr_status xcr_stress_run_gpu(const xcr_market *m, const xcr_scenarios *s,
                               const xcr_stress_opts *o, const xcr_gpu_opts *g,
                               xcr_stress_result **out, xcr_error *err)
 {
-    if (!m || !s || !out)
-        return xcr__fail(err, XCR_EINVAL, "market, scenarios and output are "
-                                          "required");
-    if (m->book != s->book)
-        return xcr__fail(err, XCR_EINVAL,
-                         "the scenarios were resolved against another book");
-    if (s->n == 0)
-        return xcr__fail(err, XCR_EINVAL, "no scenarios to run");
+    xcr_status chk = xcr__stress_check_run(m, s, out, err);
+    if (chk != XCR_OK)
+        return chk;
     xcr_stress_opts dflt;
     xcr_stress_opts_init(&dflt);
     if (!o)
@@ -550,17 +519,17 @@ xcr_status xcr_stress_run_gpu(const xcr_market *m, const xcr_scenarios *s,
     const xcr_book *b = m->book;
     const size_t ns = s->n, nacc = b->n_accts, na = b->n_assets,
                  ni = b->n_insts;
-    const size_t na1 = na ? na : 1, nacc1 = nacc ? nacc : 1,
-                 ni1 = ni ? ni : 1;
-    /* engine.c: the chunk size depends on the book only */
-    size_t ch = pow2_floor(nacc / 64 ? nacc / 64 : 1);
-    const size_t chunk = ch < 16 ? 16 : ch > 256 ? 256 : ch;
+    const size_t na1 = na ? na : 1, ni1 = ni ? ni : 1;
+    /* engine.c's chunks and automatic limits (the same decisions on both
+     * back ends) */
+    const size_t chunk = xcr__stress_chunk(nacc);
     const size_t nchunks = (nacc + chunk - 1) / chunk;
     const bool quant = o->account_quantiles > 0 ||
                        (o->account_quantiles < 0 &&
-                        ns <= QUANT_AUTO_BYTES / (chunk * sizeof(double)));
+                        xcr__stress_quant_auto(nacc, ns));
     const bool detail = o->asset_detail > 0 ||
-                        (o->asset_detail < 0 && ns <= DETAIL_AUTO_CELLS / na1);
+                        (o->asset_detail < 0 &&
+                         xcr__stress_detail_auto(na, ns));
     int threads = o->threads;
     if (threads <= 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -569,14 +538,7 @@ xcr_status xcr_stress_run_gpu(const xcr_market *m, const xcr_scenarios *s,
     if (threads > XCR__MAX_THREADS)
         threads = XCR__MAX_THREADS;
 
-    xcr_stress_result *r = calloc(1, sizeof *r);
-    if (!r)
-        return NOMEM(err);
-    r->m = m;
-    r->s = s;
-    r->n_scen = ns;
-    r->n_acc = nacc;
-    r->na = na;
+    xcr_stress_result *r = NULL;
     xcr_status st = XCR_OK;
     layout L;
     bool have_layout = false;
@@ -584,48 +546,21 @@ xcr_status xcr_stress_run_gpu(const xcr_market *m, const xcr_scenarios *s,
     memset(&T, 0, sizeof T);
     double *moves_dev = NULL, *pm0 = NULL;
     xcr__fix128 *sums = NULL, *aloss = NULL, *aliq = NULL;
-    r->loss = calloc(ns, sizeof(double));
-    r->shortfall = calloc(ns, sizeof(double));
-    r->liq_coll = calloc(ns, sizeof(double));
-    r->liq_notional = calloc(ns, sizeof(double));
-    r->status_count = calloc(ns * N_CNT, sizeof(uint32_t));
-    r->eq0 = malloc(nacc1 * sizeof(double));
-    r->st0 = malloc(nacc1);
-    r->n_liq = malloc(nacc1 * sizeof(uint32_t));
-    r->n_bank = malloc(nacc1 * sizeof(uint32_t));
-    r->worst = malloc(nacc1 * sizeof(uint32_t));
-    r->sum_loss = malloc(nacc1 * sizeof(double));
-    r->sum_short = malloc(nacc1 * sizeof(double));
-    r->max_loss = malloc(nacc1 * sizeof(double));
+    bool oom = xcr__stress_result_alloc(m, s, ns, quant, detail, &r) !=
+               XCR_OK;
     sums = calloc(ns * N_SUMS, sizeof *sums);
     T.px = malloc(ns * na1 * sizeof(double));
     T.mk = malloc(ns * ni1 * sizeof(double));
     T.uv = malloc(ns * ni1 * sizeof(double));
-    bool oom = !r->loss || !r->shortfall || !r->liq_coll ||
-               !r->liq_notional || !r->status_count || !r->eq0 || !r->st0 ||
-               !r->n_liq || !r->n_bank || !r->worst || !r->sum_loss ||
-               !r->sum_short || !r->max_loss || !sums || !T.px || !T.mk ||
-               !T.uv;
+    oom = oom || !sums || !T.px || !T.mk || !T.uv;
     if (s->vol) {
         T.iv = malloc(ns * ni1 * sizeof(double));
         oom = oom || !T.iv;
     }
     if (detail) {
-        r->asset_loss = calloc(ns * na1, sizeof(double));
-        r->asset_liq = calloc(ns * na1, sizeof(double));
         aloss = calloc(ns * na1, sizeof *aloss);
         aliq = calloc(ns * na1, sizeof *aliq);
-        oom = oom || !r->asset_loss || !r->asset_liq || !aloss || !aliq;
-    }
-    if (quant) {
-        r->acc_var = malloc(nacc1 * XCR_STRESS_LEVELS * sizeof(double));
-        r->acc_es = malloc(nacc1 * XCR_STRESS_LEVELS * sizeof(double));
-        oom = oom || !r->acc_var || !r->acc_es;
-    }
-    if (ns == 1) {
-        r->eq1 = malloc(nacc1 * sizeof(double));
-        r->st1 = malloc(nacc1);
-        oom = oom || !r->eq1 || !r->st1;
+        oom = oom || !aloss || !aliq;
     }
     if (oom || !layout_build(b, &L)) {
         st = NOMEM(err);
@@ -743,16 +678,8 @@ xcr_status xcr_stress_run_gpu(const xcr_market *m, const xcr_scenarios *s,
          * base state after the scenarios, as engine.c reports it */
         const size_t acct = (size_t)(O.bad_key / (ns + 1));
         const size_t scen = (size_t)(O.bad_key % (ns + 1));
-        if (scen == ns)
-            st = xcr__fail(err, XCR_ERANGE,
-                           "account \"%s\": margin is not a finite number "
-                           "(sizes, balances or prices too large)",
-                           b->acct_id[acct]);
-        else
-            st = xcr__fail(err, XCR_ERANGE,
-                           "account \"%s\" under scenario %s: margin is not "
-                           "a finite number",
-                           b->acct_id[acct], xcr_scenarios_name(s, scen));
+        st = xcr__stress_fail_nonfinite(err, s, acct,
+                                        scen == ns ? (size_t)-1 : scen);
         goto done;
     }
     for (size_t k = 0; k < ns; k++) {

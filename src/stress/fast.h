@@ -267,6 +267,34 @@ xcr_status xcr__stress_run_ex(const xcr_market *m, const xcr_scenarios *s,
 bool xcr__stress_quant_auto(size_t n_acc, size_t n_scen);
 bool xcr__stress_detail_auto(size_t n_assets, size_t n_scen);
 
+/* MARK: engine pieces shared with the GPU host side (engine.c) ----------------- */
+
+/* Accounts per chunk: a function of the book only, never of the thread
+ * count (so the per-chunk reductions and their order are fixed). */
+size_t xcr__stress_chunk(size_t n_acc);
+/* One scenario's table row: shocked prices px (n_assets), marks mk and
+ * option unit values uv (n_insts) from the base market `m` and the
+ * scenario's moves (n_assets); iv (n_insts) gets the shocked implied vols
+ * when not NULL, shifted by vol (n_assets, NULL: no shift). */
+void xcr__stress_scen_row(const xcr_market *m, const double *moves,
+                          const double *vol, double *px, double *mk,
+                          double *iv, double *uv);
+/* An empty result of n_scen scenarios of `s` (per-scenario arrays zeroed;
+ * VaR/ES and per-asset arrays when quant / detail; eq1/st1 when n_scen is
+ * 1).  XCR_ENOMEM leaves *out NULL. */
+xcr_status xcr__stress_result_alloc(const xcr_market *m,
+                                    const xcr_scenarios *s, size_t n_scen,
+                                    bool quant, bool detail,
+                                    xcr_stress_result **out);
+/* The arguments of a run: market, scenarios and output given, the
+ * scenarios resolved against the market's book, at least one scenario. */
+xcr_status xcr__stress_check_run(const xcr_market *m, const xcr_scenarios *s,
+                                 xcr_stress_result **out, xcr_error *err);
+/* The error of a non-finite margin: account `acct` under scenario `scen`
+ * of the set, or in the base state when scen is (size_t)-1. */
+xcr_status xcr__stress_fail_nonfinite(xcr_error *err, const xcr_scenarios *s,
+                                      size_t acct, size_t scen);
+
 /* MARK: assembling shards (mpi_assemble.c) --------------------------------------- */
 
 /* An empty result for the whole set `s` (per-scenario arrays zeroed). */

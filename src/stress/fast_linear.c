@@ -486,66 +486,10 @@ void xcr__fast_blas_restore(int prev)
  * Only the n − k0 + 1 largest losses matter (k0 for the lowest level), so
  * instead of a selection over all n values this keeps candidates above a
  * running threshold (one comparison for most values), sorts the largest
- * ascending into the top of x and applies stats.c's formulas to the same
+ * ascending into the top of x and applies stats.c's own functions
+ * (xcr__order_index, xcr__es_from_sorted, xcr__select_k) to the same
  * sorted tail: the results are bit-identical to xcr__var_es3
  * (tests/test_stress_fast.c checks). */
-static size_t order_index(double alpha, size_t n)
-{
-    double an = alpha * (double)n;
-    double k = ceil(an - 1e-9 * (an > 1 ? an : 1));
-    if (k < 1)
-        k = 1;
-    if (k > (double)n)
-        k = (double)n;
-    return (size_t)k;
-}
-
-static double es_from_sorted(const double *x, size_t n, double alpha, size_t k)
-{
-    double na = alpha * (double)n;
-    double s = 0;
-    for (size_t i = k; i < n; i++)
-        s += x[i];
-    double wk = (double)k - na;
-    if (wk < 0)
-        wk = 0;
-    s += wk * x[k - 1];
-    double denom = (double)n - na;
-    if (!(denom > 0))
-        return x[n - 1];
-    return s / denom;
-}
-
-/* After the call x[k] holds the (k+1)-th smallest of x[0..n), everything
- * before it is <= and everything after it >= (Hoare's FIND). */
-static void select_k(double *x, size_t n, size_t k)
-{
-    if (n < 2)
-        return;
-    ptrdiff_t l = 0, r = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
-    while (l < r) {
-        const double piv = x[l + (r - l) / 2];
-        ptrdiff_t i = l, j = r;
-        do {
-            while (x[i] < piv)
-                i++;
-            while (piv < x[j])
-                j--;
-            if (i <= j) {
-                double t = x[i];
-                x[i] = x[j];
-                x[j] = t;
-                i++;
-                j--;
-            }
-        } while (i <= j);
-        if (j < kk)
-            l = i;
-        if (kk < i)
-            r = j;
-    }
-}
-
 void xcr__fast_var_es3(double *x, size_t n, double *cand, double *var,
                        double *es)
 {
@@ -554,7 +498,7 @@ void xcr__fast_var_es3(double *x, size_t n, double *cand, double *var,
             var[l] = es[l] = NAN;
         return;
     }
-    const size_t k0 = order_index(xcr_stress_level(0), n);
+    const size_t k0 = xcr__order_index(xcr_stress_level(0), n);
     const size_t T = n - k0 + 1; /* the tail that matters */
     size_t cnt = 0;
     bool have = false; /* cand[0 .. cnt) holds the T largest (and more) */
@@ -570,7 +514,7 @@ void xcr__fast_var_es3(double *x, size_t n, double *cand, double *var,
         size_t q = 2 * ((T * m + n - 1) / n) + 2;
         if (q > m)
             q = m;
-        select_k(cand, m, m - q);
+        xcr__select_k(cand, m, m - q);
         const double thr = cand[m - q];
         for (size_t i = 0; i < n; i++)
             if (x[i] >= thr)
@@ -588,7 +532,7 @@ void xcr__fast_var_es3(double *x, size_t n, double *cand, double *var,
                 continue;
             cand[cnt++] = x[i];
             if (cnt == cap && cnt > T) {
-                select_k(cand, cnt, cnt - T);
+                xcr__select_k(cand, cnt, cnt - T);
                 memmove(cand, cand + (cnt - T), T * sizeof *cand);
                 cnt = T;
                 thr = cand[0];
@@ -599,7 +543,7 @@ void xcr__fast_var_es3(double *x, size_t n, double *cand, double *var,
     }
     /* the T largest, ascending, into x[k0 − 1 .. n − 1] (the values below
      * do not enter any level's VaR or ES) */
-    select_k(cand, cnt, cnt - T);
+    xcr__select_k(cand, cnt, cnt - T);
     double *tail = cand + (cnt - T);
     for (size_t i = 1; i < T; i++) {
         const double v = tail[i];
@@ -612,8 +556,8 @@ void xcr__fast_var_es3(double *x, size_t n, double *cand, double *var,
     }
     memcpy(x + k0 - 1, tail, T * sizeof *x);
     for (int l = 0; l < XCR_STRESS_LEVELS; l++) {
-        const size_t k = order_index(xcr_stress_level(l), n);
+        const size_t k = xcr__order_index(xcr_stress_level(l), n);
         var[l] = x[k - 1];
-        es[l] = es_from_sorted(x, n, xcr_stress_level(l), k);
+        es[l] = xcr__es_from_sorted(x, n, xcr_stress_level(l), k);
     }
 }

@@ -18,55 +18,7 @@ xcr_status xcr__stress_result_new(const xcr_market *m, const xcr_scenarios *s,
                                   bool quant, bool detail,
                                   xcr_stress_result **out)
 {
-    const xcr_book *b = m->book;
-    const size_t ns = s->n, nacc = b->n_accts ? b->n_accts : 1;
-    const size_t na = b->n_assets ? b->n_assets : 1;
-    xcr_stress_result *r = calloc(1, sizeof *r);
-    if (!r)
-        return XCR_ENOMEM;
-    r->m = m;
-    r->s = s;
-    r->n_scen = ns;
-    r->n_acc = b->n_accts;
-    r->na = b->n_assets;
-    r->loss = calloc(ns, sizeof(double));
-    r->shortfall = calloc(ns, sizeof(double));
-    r->liq_coll = calloc(ns, sizeof(double));
-    r->liq_notional = calloc(ns, sizeof(double));
-    r->status_count = calloc(ns * 5, sizeof(uint32_t));
-    r->eq0 = malloc(nacc * sizeof(double));
-    r->st0 = malloc(nacc);
-    r->n_liq = malloc(nacc * sizeof(uint32_t));
-    r->n_bank = malloc(nacc * sizeof(uint32_t));
-    r->worst = malloc(nacc * sizeof(uint32_t));
-    r->sum_loss = malloc(nacc * sizeof(double));
-    r->sum_short = malloc(nacc * sizeof(double));
-    r->max_loss = malloc(nacc * sizeof(double));
-    bool oom = !r->loss || !r->shortfall || !r->liq_coll ||
-               !r->liq_notional || !r->status_count || !r->eq0 || !r->st0 ||
-               !r->n_liq || !r->n_bank || !r->worst || !r->sum_loss ||
-               !r->sum_short || !r->max_loss;
-    if (detail) {
-        r->asset_loss = calloc(ns * na, sizeof(double));
-        r->asset_liq = calloc(ns * na, sizeof(double));
-        oom = oom || !r->asset_loss || !r->asset_liq;
-    }
-    if (quant) {
-        r->acc_var = malloc(nacc * XCR_STRESS_LEVELS * sizeof(double));
-        r->acc_es = malloc(nacc * XCR_STRESS_LEVELS * sizeof(double));
-        oom = oom || !r->acc_var || !r->acc_es;
-    }
-    if (ns == 1) {
-        r->eq1 = malloc(nacc * sizeof(double));
-        r->st1 = malloc(nacc);
-        oom = oom || !r->eq1 || !r->st1;
-    }
-    if (oom) {
-        xcr_stress_result_free(r);
-        return XCR_ENOMEM;
-    }
-    *out = r;
-    return XCR_OK;
+    return xcr__stress_result_alloc(m, s, s->n, quant, detail, out);
 }
 
 void xcr__stress_assemble_accounts(xcr_stress_result *r, size_t a0,

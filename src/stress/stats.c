@@ -34,7 +34,7 @@ double xcr_stress_level(int k)
 /* After the call x[k] holds the (k+1)-th smallest value, everything before
  * it is <= and everything after it is >= (Hoare's FIND, with a median-of-
  * three pivot). */
-static void select_k(double *x, size_t n, size_t k)
+void xcr__select_k(double *x, size_t n, size_t k)
 {
     if (n < 2)
         return;
@@ -73,7 +73,7 @@ static int cmp_dbl(const void *a, const void *b)
 
 /* k = ⌈α·n⌉ in [1, n]; the tiny tolerance keeps α·n that is a whole number
  * in exact arithmetic (0.999·10000) from rounding up. */
-static size_t order_index(double alpha, size_t n)
+size_t xcr__order_index(double alpha, size_t n)
 {
     double an = alpha * (double)n;
     double k = ceil(an - 1e-9 * (an > 1 ? an : 1));
@@ -85,7 +85,8 @@ static size_t order_index(double alpha, size_t n)
 }
 
 /* ES from the sorted tail x[k-1 .. n-1] (ascending). */
-static double es_from_sorted(const double *x, size_t n, double alpha, size_t k)
+double xcr__es_from_sorted(const double *x, size_t n, double alpha,
+                           size_t k)
 {
     double na = alpha * (double)n;
     double s = 0;
@@ -112,11 +113,11 @@ xcr_status xcr_var_es(const double *losses, size_t n, double alpha,
     for (size_t i = 0; i < n; i++)
         if (!isfinite(work[i]))
             return XCR_EINVAL;
-    size_t k = order_index(alpha, n);
-    select_k(work, n, k - 1);
+    size_t k = xcr__order_index(alpha, n);
+    xcr__select_k(work, n, k - 1);
     qsort(work + k - 1, n - k + 1, sizeof *work, cmp_dbl);
     *var = work[k - 1];
-    *es = es_from_sorted(work, n, alpha, k);
+    *es = xcr__es_from_sorted(work, n, alpha, k);
     return XCR_OK;
 }
 
@@ -127,13 +128,13 @@ void xcr__var_es3(double *x, size_t n, double *var, double *es)
             var[l] = es[l] = NAN;
         return;
     }
-    size_t k0 = order_index(LEVELS[0], n);
-    select_k(x, n, k0 - 1);
+    size_t k0 = xcr__order_index(LEVELS[0], n);
+    xcr__select_k(x, n, k0 - 1);
     qsort(x + k0 - 1, n - k0 + 1, sizeof *x, cmp_dbl);
     for (int l = 0; l < XCR_STRESS_LEVELS; l++) {
-        size_t k = order_index(LEVELS[l], n);
+        size_t k = xcr__order_index(LEVELS[l], n);
         var[l] = x[k - 1];
-        es[l] = es_from_sorted(x, n, LEVELS[l], k);
+        es[l] = xcr__es_from_sorted(x, n, LEVELS[l], k);
     }
 }
 
@@ -141,8 +142,8 @@ double xcr__quantile(double *x, size_t n, double p)
 {
     if (n == 0)
         return NAN;
-    size_t k = p <= 0 ? 1 : order_index(p, n);
-    select_k(x, n, k - 1);
+    size_t k = p <= 0 ? 1 : xcr__order_index(p, n);
+    xcr__select_k(x, n, k - 1);
     return x[k - 1];
 }
 
@@ -172,7 +173,7 @@ xcr_status xcr__es_weights(const double *loss, size_t n, double alpha,
     }
     qsort(r, n, sizeof *r, cmp_ranked);
     if (n) {
-        size_t k = order_index(alpha, n);
+        size_t k = xcr__order_index(alpha, n);
         double na = alpha * (double)n, denom = (double)n - na;
         if (!(denom > 0)) {
             w[r[n - 1].i] = 1;

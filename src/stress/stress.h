@@ -151,6 +151,15 @@ void xcr__var_es3(double *x, size_t n, double *var, double *es);
  * the ES at level alpha, given the losses (not reordered). */
 xcr_status xcr__es_weights(const double *loss, size_t n, double alpha,
                            double *w);
+/* The pieces of xcr__var_es3 (stats.c), shared with the fast path's tail
+ * version (fast_linear.c xcr__fast_var_es3):
+ * k = ⌈α·n⌉ clamped to [1, n] (with a tiny tolerance for whole α·n); */
+size_t xcr__order_index(double alpha, size_t n);
+/* ES at α from the ascending sorted tail x[k-1 .. n-1], k its order index;*/
+double xcr__es_from_sorted(const double *x, size_t n, double alpha, size_t k);
+/* after the call x[k] holds the (k+1)-th smallest of x[0..n), everything
+ * before it <= and everything after it >= (Hoare's FIND). */
+void xcr__select_k(double *x, size_t n, size_t k);
 /* Value at quantile p (⌈p·n⌉-th order statistic) of x; x is reordered. */
 double xcr__quantile(double *x, size_t n, double p);
 /* Log of the Student t density (stats.c). */
