@@ -15,37 +15,12 @@
 #include "test_support.h"
 #include "xcr.h"
 
-#define REL(a, b, tol)                                                         \
-    do {                                                                       \
-        double a_ = (a), b_ = (b);                                             \
-        cr_assert(fabs(a_ - b_) <= (tol) * fmax(1.0, fabs(b_)),                \
-                  "%s = %.17g, expected %.17g", #a, a_, b_);                   \
-    } while (0)
 #define RELX(a, b, tol)                                                        \
     do {                                                                       \
         double a_ = (a), b_ = (b);                                             \
         cr_assert(fabs(a_ - b_) <= (tol) * fabs(b_),                           \
                   "%s = %.17g, expected %.17g", #a, a_, b_);                   \
     } while (0)
-
-static xcr_book *load(const char *json)
-{
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    xcr_status s = xcr_book_load_json_text(json, strlen(json), "t.json", NULL,
-                                           &b, &err);
-    cr_assert_eq(s, XCR_OK, "load failed: %s", err.msg);
-    return b;
-}
-
-static xcr_book *demo(size_t n, uint64_t seed)
-{
-    xcr_demo_opts o = {n, seed, 3.0};
-    xcr_book *b = NULL;
-    xcr_error err = {0};
-    cr_assert_eq(xcr_demo_book(&o, NULL, &b, &err), XCR_OK, "%s", err.msg);
-    return b;
-}
 
 /* The conservation invariant (reference §6.5): every round and every
  * liquidation, Δ(Σ equity) + Δ(fund + liquidator gains + fees − bad debt)
@@ -160,7 +135,7 @@ static double spiral_reference(double d0, double k, double *equity_end,
 
 static double run_spiral(double d0, double k, double *equity_end)
 {
-    xcr_book *b = load(spiral_book(1 / k));
+    xcr_book *b = xt_load_book(spiral_book(1 / k));
     xcr_cascade_opts o = opts(b);
     xcr_cascade *c = make(b, &o);
     char spec[64];
@@ -181,7 +156,7 @@ static double run_spiral(double d0, double k, double *equity_end)
         xcr_cascade_round_get(c, i, &r);
         mtm += r.mtm;
     }
-    REL(mtm, mref, 1e-9);
+    XT_REL(mtm, mref, 1e-9);
     *equity_end = s.equity_end;
     xcr_cascade_free(c);
     xcr_book_free(b);
@@ -225,7 +200,7 @@ Test(cascade, spiral_divergent_case_r_at_least_one)
     double fall = run_spiral(0.01, 3e-5, &e);
     cr_assert(e < 1.0 / (3e-5 * 5 * 4) + 1e-6, "equity %g", e);
     cr_assert(fall > 0.01 / (1 - 0.4), "fall %g", fall);
-    xcr_book *b = load(spiral_book(1 / 3e-5));
+    xcr_book *b = xt_load_book(spiral_book(1 / 3e-5));
     xcr_cascade_opts o = opts(b);
     xcr_cascade *c = make(b, &o);
     shock_run(c, b, "X=0.0");
@@ -270,14 +245,14 @@ Test(cascade, amm_table_reproduced_exactly)
         RELX(xcr__impact_trade(&s, rows[i][0]), rows[i][3], 1e-9);
     }
     double x = 1000, y = 2e6;
-    REL(xcr__amm_sell(&x, &y, 0.003, 100), 181322.178776, 1e-12);
+    XT_REL(xcr__amm_sell(&x, &y, 0.003, 100), 181322.178776, 1e-12);
 }
 
 Test(cascade, amm_shock_moves_the_pool_along_its_curve)
 {
     /* reference §3.5: x' = √(k/P'), y' = √(k·P'); −36 % from spot 2,000 is
      * the pool after selling 250 ETH (1,250 / 1,600,000) */
-    xcr_book *b = load(
+    xcr_book *b = xt_load_book(
         "{\"assets\": [{\"symbol\": \"USDC\", \"price\": 1, \"stable\": "
         "true}, {\"symbol\": \"ETH\", \"price\": 2000, \"liquidity\": "
         "{\"model\": \"amm\", \"base_reserve\": 1000, \"quote_reserve\": "
@@ -285,10 +260,10 @@ Test(cascade, amm_shock_moves_the_pool_along_its_curve)
     xcr_cascade_opts o = opts(b);
     xcr_cascade *c = make(b, &o);
     shock_run(c, b, "ETH=-0.36");
-    REL(c->imp[1].x, 1250, 1e-12);
-    REL(c->imp[1].y, 1600000, 1e-12);
+    XT_REL(c->imp[1].x, 1250, 1e-12);
+    XT_REL(c->imp[1].y, 1600000, 1e-12);
     /* selling 250 more from there: x = 1,500, spot = 2e9 / 1,500² */
-    REL(xcr__impact_trade(&c->imp[1], 250), 2e9 / (1500.0 * 1500.0), 1e-12);
+    XT_REL(xcr__impact_trade(&c->imp[1], 250), 2e9 / (1500.0 * 1500.0), 1e-12);
     xcr_cascade_free(c);
     xcr_book_free(b);
 }
@@ -301,17 +276,17 @@ Test(cascade, impact_laws_and_recovery)
     xcr_liquidity_def lin = {XCR_LIQ_LINEAR, {1e6, 0, 0}, NULL, 0, 0.5};
     xcr__impact s;
     xcr__impact_init(&s, &lin, 100, 1);
-    REL(xcr__impact_trade(&s, 1000), 100 * (1 - 0.1), 1e-12);
+    XT_REL(xcr__impact_trade(&s, 1000), 100 * (1 - 0.1), 1e-12);
     xcr__impact_recover(&s);
-    REL(s.price, 95, 1e-12);
-    REL(xcr__impact_trade(&s, -100), 95 * (1 + 9500 / 1e6), 1e-12);
+    XT_REL(s.price, 95, 1e-12);
+    XT_REL(xcr__impact_trade(&s, -100), 95 * (1 + 9500 / 1e6), 1e-12);
     xcr_liquidity_def sq = {XCR_LIQ_SQRT, {20e9, 0.03, 1}, NULL, 0, 0};
-    REL(xcr__liq_move(&sq, 100e6, 1), -0.002121320343559643, 1e-12);
+    XT_REL(xcr__liq_move(&sq, 100e6, 1), -0.002121320343559643, 1e-12);
     const double lv[] = {-0.01, 2e6, -0.05, 9e6};
     xcr_liquidity_def bk = {XCR_LIQ_BOOK, {0, 0, 0}, lv, 2, 0};
-    REL(xcr__liq_move(&bk, 1e6, 1), -0.005, 1e-12);
-    REL(xcr__liq_move(&bk, 5.5e6, 1), -0.03, 1e-12);
-    REL(xcr__liq_move(&bk, 1e6, 0.5), -0.01, 1e-12);
+    XT_REL(xcr__liq_move(&bk, 1e6, 1), -0.005, 1e-12);
+    XT_REL(xcr__liq_move(&bk, 5.5e6, 1), -0.03, 1e-12);
+    XT_REL(xcr__liq_move(&bk, 1e6, 0.5), -0.01, 1e-12);
 }
 
 /* MARK: lending ------------------------------------------------------------------------ */
@@ -337,7 +312,7 @@ static xcr_book *lending_book(double lt, double bonus, double pfee,
              "\"accounts\": [{\"id\": \"a\", \"mode\": \"lending\", "
              "\"balances\": {%s}}]%s}",
              lt - 0.05, lt, bonus, pfee, balances, extra ? extra : "");
-    return load(buf);
+    return xt_load_book(buf);
 }
 
 /* Run one round of `policy` on account 0 after moving WETH by `move`;
@@ -376,9 +351,9 @@ Test(cascade, hf_2_target_health_factor_repay)
                                              "-100000", NULL);
     xcr_cascade_event ev;
     xcr_cascade *c = one_liquidation(b, "aave-v4", "WETH=0", 1.0, &ev);
-    REL(ev.health_before, 0.9, 1e-12);
-    REL(ev.fraction * 1000, 625, 1e-9);
-    REL(c->res[0].health_factor, 1.0, 1e-12);
+    XT_REL(ev.health_before, 0.9, 1e-12);
+    XT_REL(ev.fraction * 1000, 625, 1e-9);
+    XT_REL(c->res[0].health_factor, 1.0, 1e-12);
     xcr_cascade_free(c);
     xcr_book_free(b);
 }
@@ -394,9 +369,9 @@ Test(cascade, hf_3_full_liquidation_leaves_bad_debt)
                                NULL);
     xcr_cascade_event ev;
     xcr_cascade *c = one_liquidation(b, "aave-v3.3", "WETH=0", 1.05, &ev);
-    REL(ev.fraction * 1000, 952.380952, 1e-9);
-    REL(xcr_cascade_bad_debt(c, 0), 47.619048, 1e-8);
-    REL(ev.bad_debt, 47.619048, 1e-8);
+    XT_REL(ev.fraction * 1000, 952.380952, 1e-9);
+    XT_REL(xcr_cascade_bad_debt(c, 0), 47.619048, 1e-8);
+    XT_REL(ev.bad_debt, 47.619048, 1e-8);
     cr_assert_eq(weth_units(c), 0);
     xcr_cascade_free(c);
     xcr_book_free(b);
@@ -423,19 +398,19 @@ Test(cascade, hf_1_vectors_through_the_policy)
     uint32_t idx = 0;
     xcr_account_result r;
     cr_assert_eq(xcr__cascade_eval(c, &idx, 1, &r, NULL, 1), XCR_OK);
-    REL(r.health_factor, 1.142857, 1e-6);
+    XT_REL(r.health_factor, 1.142857, 1e-6);
     xcr__liq_ctx x;
     cr_assert_eq(xcr__liq_ctx_init(c, &x), XCR_OK);
     xcr__liq_out out = {0};
     c->lending_pol->liquidate(c, &x, 0, &r, &out);
-    REL(out.fraction * 700, 100, 1e-9);
+    XT_REL(out.fraction * 700, 100, 1e-9);
     /* the identity itself, with the vector's second case */
-    REL(100 * (0.8 - 0.84) / 900, -0.004444, 1e-6);
-    REL((800 - 100 * 0.84) / 900 - 0.8, -0.004444, 1e-6);
+    XT_REL(100 * (0.8 - 0.84) / 900, -0.004444, 1e-6);
+    XT_REL((800 - 100 * 0.84) / 900 - 0.8, -0.004444, 1e-6);
     xcr_account_result r2;
     xcr__cascade_eval(c, &idx, 1, &r2, NULL, 1);
-    REL(r2.health_factor, 1.193333, 1e-6);
-    REL(r2.health_factor - r.health_factor, 0.050476, 1e-6);
+    XT_REL(r2.health_factor, 1.193333, 1e-6);
+    XT_REL(r2.health_factor - r.health_factor, 0.050476, 1e-6);
     xcr__liq_ctx_free(c, &x);
     xcr_cascade_free(c);
     xcr_book_free(b);
@@ -538,17 +513,17 @@ Test(cascade, aave_close_factor_branching)
     /* HF 0.94, 100 WETH (~$180k) → 100 % */
     snprintf(bal, sizeof bal, "\"WETH\": 100, \"USDC\": %.17g",
              -180000 * 0.8 / 0.94);
-    REL(close_factor_case("aave-v3.3", bal), 1, 1e-12);
+    XT_REL(close_factor_case("aave-v3.3", bal), 1, 1e-12);
     /* HF 0.97, 0.5 WETH (≈ $900 < $2,000) → 100 % */
     snprintf(bal, sizeof bal, "\"WETH\": 0.5, \"USDC\": %.17g",
              -900 * 0.8 / 0.97);
-    REL(close_factor_case("aave-v3.3", bal), 1, 1e-12);
+    XT_REL(close_factor_case("aave-v3.3", bal), 1, 1e-12);
     /* HF 0.97, 100 WETH → 50 % of the total debt */
     snprintf(bal, sizeof bal, "\"WETH\": 100, \"USDC\": %.17g",
              -180000 * 0.8 / 0.97);
-    REL(close_factor_case("aave-v3.3", bal), 0.5, 1e-12);
+    XT_REL(close_factor_case("aave-v3.3", bal), 0.5, 1e-12);
     /* v3.0 on the same account: 50 % of that reserve (HF > 0.95) */
-    REL(close_factor_case("aave-v3.0", bal), 0.5, 1e-12);
+    XT_REL(close_factor_case("aave-v3.0", bal), 0.5, 1e-12);
     /* $1,999 USDX + 1 WETH borrowed (DAI) to HF 0.97: the USDX reserve
      * (< $2,000, seized first as the largest) may be liquidated in full:
      * x = 1,999/1.05, not 50 % of the debt */
@@ -576,13 +551,13 @@ Test(cascade, aave_30_seized_collateral_and_protocol_fee)
     xcr_cascade_event ev;
     xcr_cascade *c = one_liquidation(b, "aave-v3.0", "WETH=-0.1", 1.05, &ev);
     double repaid = ev.fraction * 14000;
-    REL(repaid, 7000, 1e-12); /* HF 0.955 > 0.95: 50 % */
-    REL(10 - weth_units(c), repaid * 1.05 / 1620, 1e-12);
+    XT_REL(repaid, 7000, 1e-12); /* HF 0.955 > 0.95: 50 % */
+    XT_REL(10 - weth_units(c), repaid * 1.05 / 1620, 1e-12);
     xcr_cascade_summary s;
     xcr_cascade_summary_get(c, &s);
     double seized = repaid * 1.05;
-    REL(s.protocol_fees, (seized - seized / 1.05) * 0.1, 1e-9);
-    REL(s.liquidator_gains, seized - (seized - seized / 1.05) * 0.1 - repaid,
+    XT_REL(s.protocol_fees, (seized - seized / 1.05) * 0.1, 1e-9);
+    XT_REL(s.liquidator_gains, seized - (seized - seized / 1.05) * 0.1 - repaid,
         1e-9);
     xcr_cascade_free(c);
     xcr_book_free(b);
@@ -599,12 +574,12 @@ Test(cascade, compound_absorb_comet_5_and_4)
     char spec[64];
     snprintf(spec, sizeof spec, "WETH=%.17g", 2600.0 / 1800 - 1);
     xcr_cascade *c = one_liquidation(b, "compound-v3", spec, 1.05, &ev);
-    REL(ev.health_before, 26000 * 0.895 / 24000, 1e-9);
-    REL(c->res[0].equity, 700, 1e-9);
+    XT_REL(ev.health_before, 26000 * 0.895 / 24000, 1e-9);
+    XT_REL(c->res[0].equity, 700, 1e-9);
     xcr_cascade_summary s;
     xcr_cascade_summary_get(c, &s);
-    REL(s.liquidator_gains, 26000 * 0.025, 1e-9);
-    REL(s.protocol_fees, 26000 * 0.05 * 0.5, 1e-9);
+    XT_REL(s.liquidator_gains, 26000 * 0.025, 1e-9);
+    XT_REL(s.protocol_fees, 26000 * 0.05 * 0.5, 1e-9);
     cr_assert_eq(s.bad_debt, 0);
     xcr_cascade_free(c);
     xcr_book_free(b);
@@ -640,7 +615,7 @@ Test(cascade, exchange_partial_closes_the_least_fraction)
      * surplus(f) = 400 − 98·f − 490·(1 − f) = 0 at f = 90/392 (target
      * maintenance) and 400 − 98·f − 980·(1 − f) = 0 at f = 580/882
      * (target initial) */
-    xcr_book *b = load(PERP_BOOK);
+    xcr_book *b = xt_load_book(PERP_BOOK);
     for (int t = 0; t < 2; t++) {
         xcr_cascade_opts o = opts(b);
         o.penalty = 0.01;
@@ -652,11 +627,11 @@ Test(cascade, exchange_partial_closes_the_least_fraction)
         cr_assert_eq(xcr_cascade_event_count(c), 1);
         xcr_cascade_event_get(c, 0, &ev);
         cr_assert_eq(ev.action, XCR_LIQ_PARTIAL);
-        REL(ev.fraction, t ? 580.0 / 882 : 90.0 / 392, 1e-12);
+        XT_REL(ev.fraction, t ? 580.0 / 882 : 90.0 / 392, 1e-12);
         xcr_cascade_summary s;
         xcr_cascade_summary_get(c, &s);
-        REL(s.penalties, 0.01 * ev.fraction * 9800, 1e-9);
-        REL(xcr_cascade_sold(c, 1), ev.fraction * 100, 1e-12);
+        XT_REL(s.penalties, 0.01 * ev.fraction * 9800, 1e-9);
+        XT_REL(xcr_cascade_sold(c, 1), ev.fraction * 100, 1e-12);
         xcr_cascade_free(c);
     }
     xcr_book_free(b);
@@ -668,7 +643,7 @@ Test(cascade, adl_closes_at_the_bankruptcy_price_dyx_2)
      * jumps to 2; B's bankruptcy price is 1.2; A's offsetting long closes
      * at 1.2: A gains $100 (over its entry), B ends at 0.  Insurance fund
      * 0, so the whole loss goes to ADL. */
-    xcr_book *b = load(
+    xcr_book *b = xt_load_book(
         "{\"as_of\": \"2025-01-01T00:00:00Z\", \"assets\": ["
         "{\"symbol\": \"USDT\", \"price\": 1, \"stable\": true},"
         "{\"symbol\": \"T\", \"price\": 1}],"
@@ -689,12 +664,12 @@ Test(cascade, adl_closes_at_the_bankruptcy_price_dyx_2)
     shock_run(c, b, "T=1");
     xcr_cascade_summary s;
     xcr_cascade_summary_get(c, &s);
-    REL(s.adl_loss, 400, 1e-12);
-    REL(s.adl_volume, 1000, 1e-12); /* 500 at mark 2 */
+    XT_REL(s.adl_loss, 400, 1e-12);
+    XT_REL(s.adl_volume, 1000, 1e-12); /* 500 at mark 2 */
     cr_assert_eq(s.bad_debt, 0);
-    REL(c->res[1].equity, 0, 1e-12);
+    XT_REL(c->res[1].equity, 0, 1e-12);
     /* A: 1,000 + 500·(1.2 − 1) realised, no position left */
-    REL(c->res[0].equity, 1100, 1e-12);
+    XT_REL(c->res[0].equity, 1100, 1e-12);
     cr_assert_eq(c->pos_size[0], 0);
     cr_assert_eq(xcr_cascade_sold(c, 1), 0); /* matched, not sold */
     xcr_cascade_free(c);
@@ -704,9 +679,9 @@ Test(cascade, adl_closes_at_the_bankruptcy_price_dyx_2)
     c = make(b, &o);
     shock_run(c, b, "T=1");
     xcr_cascade_summary_get(c, &s);
-    REL(s.insurance_drawdown, 150, 1e-12);
-    REL(s.socialised, 250, 1e-12);
-    REL(xcr_cascade_bad_debt(c, 0), 250, 1e-12);
+    XT_REL(s.insurance_drawdown, 150, 1e-12);
+    XT_REL(s.socialised, 250, 1e-12);
+    XT_REL(xcr_cascade_bad_debt(c, 0), 250, 1e-12);
     xcr_cascade_free(c);
     xcr_book_free(b);
 }
@@ -715,7 +690,7 @@ Test(cascade, adl_ranking_pnl_times_leverage)
 {
     /* two profitable longs against one bankrupt short: the higher
      * PnL% × effective leverage is deleveraged first (BitMEX ranking) */
-    xcr_book *b = load(
+    xcr_book *b = xt_load_book(
         "{\"as_of\": \"2025-01-01T00:00:00Z\", \"assets\": ["
         "{\"symbol\": \"USDT\", \"price\": 1, \"stable\": true},"
         "{\"symbol\": \"T\", \"price\": 1}],"
@@ -736,7 +711,7 @@ Test(cascade, adl_ranking_pnl_times_leverage)
     xcr_cascade *c = make(b, &o);
     shock_run(c, b, "T=0.5");
     cr_assert_eq(c->pos_size[1], 0, "the more leveraged winner goes first");
-    REL(c->pos_size[0], 300, 1e-12);
+    XT_REL(c->pos_size[0], 300, 1e-12);
     xcr_cascade_free(c);
     xcr_book_free(b);
 }
@@ -747,7 +722,7 @@ Test(cascade, circuit_breaker_halts_then_recovery)
 {
     /* the −20 % shock exceeds max_move 0.1: liquidations of accounts
      * exposed to X wait 2 rounds, then proceed */
-    xcr_book *b = load(spiral_book(1e5));
+    xcr_book *b = xt_load_book(spiral_book(1e5));
     xcr_cascade_opts o = opts(b);
     o.cb_max_move = 0.1;
     o.cb_halt_rounds = 2;
@@ -767,7 +742,7 @@ Test(cascade, circuit_breaker_halts_then_recovery)
 
 Test(cascade, round_caps_throttle_but_liquidate_the_same_accounts)
 {
-    xcr_book *b = demo(3000, 7);
+    xcr_book *b = xt_demo_book(3000, 7, 3.0);
     size_t na = xcr_book_asset_count(b);
     xcr_scenarios *set = NULL;
     xcr_error err = {0};
@@ -828,7 +803,7 @@ static void run_demo(const xcr_book *b, const xcr_scenarios *set, int threads,
 
 Test(cascade, bit_identical_for_any_thread_count)
 {
-    xcr_book *b = demo(20000, 3);
+    xcr_book *b = xt_demo_book(20000, 3, 3.0);
     xcr_scenarios *set = NULL;
     xcr_error err = {0};
     cr_assert_eq(xcr_scenarios_new(b, &set), XCR_OK);
@@ -889,15 +864,15 @@ Test(cascade, bit_identical_for_any_thread_count)
 
 Test(cascade, options_from_settings_and_bad_values)
 {
-    xcr_book *b = demo(100, 1);
+    xcr_book *b = xt_demo_book(100, 1, 3.0);
     xcr_cascade_opts o = opts(b);
     cr_assert_str_eq(o.policy, "exchange");
-    REL(o.penalty, 0.01, 0);
-    REL(o.insurance_fund, 100000, 0);
-    REL(o.cb_max_move, 0.1, 0);
+    XT_REL(o.penalty, 0.01, 0);
+    XT_REL(o.insurance_fund, 100000, 0);
+    XT_REL(o.cb_max_move, 0.1, 0);
     cr_assert_eq(o.cb_halt_rounds, 2);
     cr_assert_eq(o.max_rounds, 100);
-    REL(o.target_health_factor, 1.05, 0);
+    XT_REL(o.target_health_factor, 1.05, 0);
     xcr_error err = {0};
     xcr_cascade *c = NULL;
     o.policy = "nope";
@@ -910,7 +885,7 @@ Test(cascade, options_from_settings_and_bad_values)
     double *mv = calloc(na, sizeof *mv);
     cr_assert_eq(xcr_cascade_parse_shock(b, "BTC=-0.2,ETH=-0.25", mv, &err),
                  XCR_OK);
-    REL(mv[xcr_book_find_asset(b, "ETH")], -0.25, 0);
+    XT_REL(mv[xcr_book_find_asset(b, "ETH")], -0.25, 0);
     cr_assert_eq(xcr_cascade_parse_shock(b, "BTC=-1.5", mv, &err),
                  XCR_EINVAL);
     cr_assert(strstr(err.msg, "BTC"));
@@ -921,7 +896,7 @@ Test(cascade, options_from_settings_and_bad_values)
     free(mv);
     xcr_book_free(b);
     /* malformed settings.liquidation: located message */
-    xcr_book *bad = load(
+    xcr_book *bad = xt_load_book(
         "{\"assets\": [{\"symbol\": \"USDT\", \"price\": 1, \"stable\": "
         "true}], \"accounts\": [], \"settings\": {\"liquidation\": "
         "{\"policy\": \"sideways\"}}}");
@@ -930,7 +905,7 @@ Test(cascade, options_from_settings_and_bad_values)
               err.msg);
     xcr_book_free(bad);
     /* no stable asset to settle in */
-    bad = load("{\"assets\": [{\"symbol\": \"BTC\", \"price\": 1}], "
+    bad = xt_load_book("{\"assets\": [{\"symbol\": \"BTC\", \"price\": 1}], "
                "\"accounts\": []}");
     o = opts(bad);
     cr_assert_eq(xcr_cascade_new(bad, &o, &c, &err), XCR_EINVAL);
@@ -1000,7 +975,7 @@ Test(cascade, isolated_position_taken_over_alone)
     /* an isolated long whose margin + PnL falls below its maintenance
      * margin is taken over on its own: margin + PnL (≥ 0) to the fund, the
      * balances untouched; its twin with more margin stays */
-    xcr_book *b = load(
+    xcr_book *b = xt_load_book(
         "{\"as_of\": \"2025-01-01T00:00:00Z\", \"assets\": ["
         "{\"symbol\": \"USDT\", \"price\": 1, \"stable\": true},"
         "{\"symbol\": \"BTC\", \"price\": 100}],"
@@ -1020,11 +995,11 @@ Test(cascade, isolated_position_taken_over_alone)
     xcr_cascade_summary s;
     xcr_cascade_summary_get(c, &s);
     cr_assert_eq(s.liquidations, 1);
-    REL(s.penalties, 40, 1e-12);
+    XT_REL(s.penalties, 40, 1e-12);
     cr_assert_eq(c->pos_size[0], 0);
-    REL(c->pos_size[1], 10, 0);
-    REL(c->eq[0], 50 + 400 - 60, 1e-9);
-    REL(xcr_cascade_sold(c, 1), 10, 1e-12);
+    XT_REL(c->pos_size[1], 10, 0);
+    XT_REL(c->eq[0], 50 + 400 - 60, 1e-9);
+    XT_REL(xcr_cascade_sold(c, 1), 10, 1e-12);
     xcr_cascade_event e;
     xcr_cascade_event_get(c, 0, &e);
     cr_assert_eq(e.action, XCR_LIQ_ISOLATED);
@@ -1043,7 +1018,7 @@ Test(cascade, concentration_haircut_goes_to_the_liquidator)
         "\"linear\", \"depth_usd\": 1000000}}],"
         "\"accounts\": [{\"id\": \"a\", \"mode\": \"cross\", \"balances\": "
         "{\"BTC\": 100, \"USDT\": -8000}}]}";
-    xcr_book *b = load(json);
+    xcr_book *b = xt_load_book(json);
     xcr_cascade_opts o = opts(b);
     o.penalty = 0;
     o.max_rounds = 1;
@@ -1060,7 +1035,7 @@ Test(cascade, concentration_haircut_goes_to_the_liquidator)
     xcr_cascade_summary_get(c, &s);
     double u = xcr_cascade_sold(c, 1);
     cr_assert_gt(u, sold); /* a worse price needs a larger sale */
-    REL(s.liquidator_gains, u * 99 * (u * 99 / 1e6), 1e-9);
+    XT_REL(s.liquidator_gains, u * 99 * (u * 99 / 1e6), 1e-9);
     xcr_cascade_free(c);
     xcr_book_free(b);
 }
@@ -1069,7 +1044,7 @@ Test(cascade, sequential_mode_goes_worst_first)
 {
     /* three spiral accounts at different leverage: in sequential mode the
      * lowest health is liquidated first */
-    xcr_book *b = load(
+    xcr_book *b = xt_load_book(
         "{\"assets\": [{\"symbol\": \"USDC\", \"price\": 1, \"stable\": "
         "true, \"borrow_mmr\": 0.25}, {\"symbol\": \"X\", \"price\": 10, "
         "\"liquidity\": {\"model\": \"linear\", \"depth_usd\": 1000000}}],"
@@ -1105,7 +1080,7 @@ Test(cascade, segmentation_splits_cross_accounts_and_conserves_equity)
      * equity 1,500 is shared 2:1 as margin + PnL of the isolated
      * sub-accounts; the remainder keeps the balances less the posted
      * margin, so the book's equity is unchanged */
-    xcr_book *b = load(
+    xcr_book *b = xt_load_book(
         "{\"as_of\": \"2025-01-01T00:00:00Z\", \"assets\": ["
         "{\"symbol\": \"USDT\", \"price\": 1, \"stable\": true},"
         "{\"symbol\": \"BTC\", \"price\": 100}, {\"symbol\": \"ETH\", "
@@ -1136,10 +1111,10 @@ Test(cascade, segmentation_splits_cross_accounts_and_conserves_equity)
     xcr_margin_account(m, (size_t)a2, &r2, NULL, &err);
     xcr_margin_account(m, (size_t)a0, &r0, NULL, &err);
     xcr_margin_account(m, (size_t)s, &rs, NULL, &err);
-    REL(r1.equity, 1000, 1e-12);
-    REL(r2.equity, 500, 1e-12);
-    REL(r0.equity, 0, 1e-12);
-    REL(rs.equity, 100, 1e-12);
+    XT_REL(r1.equity, 1000, 1e-12);
+    XT_REL(r2.equity, 500, 1e-12);
+    XT_REL(r0.equity, 0, 1e-12);
+    XT_REL(rs.equity, 100, 1e-12);
     xcr_market_free(m);
     /* the what-if runs on it like on any book */
     xcr_cascade_opts o = opts(g);
@@ -1155,8 +1130,6 @@ Test(cascade, segmentation_splits_cross_accounts_and_conserves_equity)
 
 /* MARK: incremental == full re-evaluation (property) ------------------------------------ */
 
-#include <stdarg.h>
-
 static uint64_t rs;
 static double unif(void)
 {
@@ -1165,156 +1138,6 @@ static double unif(void)
 }
 static int irand(int n) { return (int)(unif() * n); }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static void bput(buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void bput(buf_t *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap *= 2;
-        b->p = realloc(b->p, b->cap);
-        cr_assert(b->p);
-    }
-}
-
-#define RB_NA 5
-#define RB_NI 8
-static const char *const SYM[RB_NA] = {"USDT", "USDC", "BTC", "ETH", "SOL"};
-static const char *const IID[RB_NI] = {"BTC-P", "ETH-P",   "SOL-P",  "BTC-INV",
-                                    "ETH-F", "BTC-C",   "ETH-PUT", "BTC-INVC"};
-static const int UND[RB_NI] = {2, 3, 4, 2, 3, 2, 3, 2};
-
-/* A book of n accounts (the generator of tests/test_gpu.c, copied so that
- * this test needs no GPU build): 45 % cross, 20 % isolated, 15 % portfolio (the
- * default risk-matrix model), 20 % lending (some in e-mode 1). */
-static char *random_book_json(size_t n, uint64_t seed)
-{
-    rs = seed;
-    buf_t b = {malloc(1 << 16), 0, 1 << 16};
-    double px[RB_NA] = {1, 1, 65000, 3500, 150}, mark[RB_NI];
-    bput(&b, "{\"as_of\":\"2024-01-01T00:00:00Z\",\"assets\":[");
-    for (int a = 0; a < RB_NA; a++) {
-        if (a >= 2)
-            px[a] *= 0.5 + unif();
-        bput(&b, "%s{\"symbol\":\"%s\",\"price\":%.17g,\"stable\":%s,"
-                 "\"vol\":%.17g,\"collateral_tiers\":[",
-             a ? "," : "", SYM[a], px[a], a < 2 ? "true" : "false",
-             a < 2 ? 0.0 : 0.4 + 0.6 * unif());
-        int nt = 1 + irand(3);
-        double up = 0, w = 0.7 + 0.3 * unif();
-        for (int k = 0; k < nt; k++) {
-            up += 1e4 * (1 + 50 * unif()) * (k + 1);
-            if (k + 1 == nt && unif() < 0.7)
-                bput(&b, "%s[null,%.17g]", k ? "," : "", w);
-            else
-                bput(&b, "%s[%.17g,%.17g]", k ? "," : "", up, w);
-            w *= 0.5 + 0.5 * unif();
-        }
-        double ltv = 0.5 + 0.3 * unif(), bimr = 0.1 * unif();
-        bput(&b, "]");
-        if (a >= 2) /* forced sales move the price (cascades; spec §1.1) */
-            bput(&b, ",\"liquidity\":{\"model\":\"sqrt\","
-                     "\"daily_volume_usd\":%.17g,\"daily_vol\":0.04,"
-                     "\"coef\":1}",
-                 3e7 * (1 + unif()));
-        bput(&b, ",\"liability_weight\":%.17g,\"borrow_imr\":%.17g,"
-                 "\"borrow_mmr\":%.17g,\"lending\":{\"ltv\":%.17g,"
-                 "\"liquidation_threshold\":%.17g,\"emode_category\":%d}}",
-             1 + 0.2 * unif(), bimr, bimr * unif(), ltv,
-             ltv + 0.05 * unif(), a == 2 || a == 3 ? 1 : 0);
-    }
-    bput(&b, "],\"instruments\":[");
-    for (int i = 0; i < RB_NI; i++) {
-        const int u = UND[i];
-        const bool inverse = i == 3 || i == 7;
-        const int settle = inverse ? u : i == 5 ? 1 : 0;
-        const int type = i < 4 ? 0 : i == 4 ? 1 : 2;
-        const char *types[] = {"perp", "future", "option"};
-        mark[i] = px[u] * (1 + 0.01 * (unif() - 0.5));
-        bput(&b,
-             "%s{\"id\":\"%s\",\"type\":\"%s\",\"underlying\":\"%s\","
-             "\"settle\":\"%s\",\"inverse\":%s,\"contract_size\":%.17g,"
-             "\"mark_price\":%.17g",
-             i ? "," : "", IID[i], types[type], SYM[u], SYM[settle],
-             inverse ? "true" : "false", inverse ? 100.0 : 0.01 * (1 + irand(100)),
-             mark[i]);
-        if (type)
-            bput(&b, ",\"expiry\":\"2024-0%d-15T08:00:00Z\"", 2 + irand(7));
-        if (type == 2)
-            bput(&b, ",\"strike\":%.17g,\"option_type\":\"%s\",\"iv\":%.17g",
-                 px[u] * (0.7 + 0.6 * unif()), i == 6 ? "put" : "call",
-                 0.3 + 0.6 * unif());
-        bput(&b, ",\"margin_tiers\":[");
-        int nt = 1 + irand(3);
-        double cap = 0, imr = 0.01 + 0.02 * unif(), mmr = imr / 2;
-        for (int k = 0; k < nt; k++) {
-            cap += 5e4 * (1 + 20 * unif()) * (k + 1);
-            if (k + 1 == nt)
-                bput(&b, "%s{\"notional_max\":null", k ? "," : "");
-            else
-                bput(&b, "%s{\"notional_max\":%.17g", k ? "," : "", cap);
-            bput(&b, ",\"imr\":%.17g,\"mmr\":%.17g}", imr, mmr);
-            imr = fmin(1, imr * (1.2 + unif()));
-            mmr = fmin(imr, mmr * (1.2 + unif()));
-        }
-        bput(&b, "]}");
-    }
-    bput(&b, "],\"settings\":{\"emode_categories\":[{\"id\":1,\"ltv\":0.9,"
-             "\"liquidation_threshold\":0.93,\"liquidation_bonus\":0.01}]},"
-             "\"accounts\":[");
-    const char *modes[] = {"cross", "isolated", "portfolio", "lending"};
-    for (size_t i = 0; i < n; i++) {
-        double r = unif();
-        int mode = r < 0.45 ? 0 : r < 0.65 ? 1 : r < 0.8 ? 2 : 3;
-        double scale = pow(10, 2 + 4 * unif());
-        bput(&b, "%s{\"id\":\"a%zu\",\"mode\":\"%s\",\"emode\":%d,"
-                 "\"balances\":{",
-             i ? "," : "", i, modes[mode],
-             mode == 3 && unif() < 0.4 ? 1 : 0);
-        int first = 1;
-        for (int a = 0; a < RB_NA; a++) {
-            if (unif() < 0.5)
-                continue;
-            double amt = scale * unif() / px[a];
-            if (unif() < 0.25)
-                amt = -amt * unif();
-            bput(&b, "%s\"%s\":%.17g", first ? "" : ",", SYM[a], amt);
-            first = 0;
-        }
-        bput(&b, "},\"positions\":[");
-        int np = mode == 3 ? 0 : irand(5);
-        for (int k = 0; k < np; k++) {
-            int ii = irand(RB_NI);
-            bool inverse = ii == 3 || ii == 7;
-            double notion = scale * (0.2 + 5 * unif());
-            /* sizes in contracts; the contract size is read back below */
-            double units = inverse ? notion / 100 : notion / mark[ii];
-            bput(&b, "%s{\"instrument\":\"%s\",\"size\":%.17g,"
-                     "\"entry_price\":%.17g",
-                 k ? "," : "", IID[ii], (unif() < 0.5 ? -1 : 1) * units,
-                 mark[ii] * (0.85 + 0.3 * unif()));
-            if (mode == 1)
-                bput(&b, ",\"isolated_margin\":%.17g",
-                     notion * (0.02 + 0.2 * unif()));
-            bput(&b, "}");
-        }
-        bput(&b, "]}");
-    }
-    bput(&b, "]}");
-    return b.p;
-}
 
 
 static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
@@ -1344,8 +1167,8 @@ static xcr_cascade *prop_run(const xcr_book *b, uint64_t k, int full,
     o.full_reevaluation = full;
     o.threads = threads;
     xcr_cascade *c = make(b, &o);
-    double mv[RB_NA] = {0};
-    for (int a = 2; a < RB_NA; a++)
+    double mv[XT_RB_NA] = {0};
+    for (int a = 2; a < XT_RB_NA; a++)
         mv[a] = unif() < 0.8 ? -0.5 * unif() : 0.2 * unif();
     xcr_error err = {0};
     cr_assert_eq(xcr_cascade_shock(c, mv, NULL, &err), XCR_OK, "%s",
@@ -1462,8 +1285,8 @@ Test(cascade, incremental_equals_full_reevaluation, .timeout = 120)
     uint64_t seed = xt_seed(28);
     size_t liqs = 0, adl = 0, skipped = 0;
     for (uint64_t k = 0; k < 24; k++) {
-        char *json = random_book_json(k == 0 ? 1500 : 300, seed + k);
-        xcr_book *b = load(json);
+        char *json = xt_random_book_json(k == 0 ? 1500 : 300, seed + k);
+        xcr_book *b = xt_load_book(json);
         free(json);
         size_t na = xcr_book_asset_count(b);
         xcr_cascade *full = prop_run(b, seed + k, 1, 1);
@@ -1498,7 +1321,7 @@ Test(cascade, gpu_without_device_is_enodev)
     char why[160];
     if (xcr_gpu_available(why, sizeof why))
         cr_skip("a GPU is available (%s): nothing to refuse", why);
-    xcr_book *b = demo(50, 1);
+    xcr_book *b = xt_demo_book(50, 1, 3.0);
     xcr_cascade_opts o = opts(b);
     o.gpu = 1;
     xcr_cascade *c = (xcr_cascade *)1;
