@@ -27,6 +27,9 @@
 #define LLVMFuzzerTestOneInput fuzz_corr_history_one
 #include "../fuzz/fuzz_corr_history.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_cascade_shock_one
+#include "../fuzz/fuzz_cascade_shock.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_network_json_one
 #include "../fuzz/fuzz_network_json.c"
 #undef LLVMFuzzerTestOneInput
@@ -93,3 +96,4 @@ REPLAY(corr_history, 3)
 REPLAY(network_json, 5)
 REPLAY(ticks, 3)
 REPLAY(serve_request, 3)
+REPLAY(cascade_shock, 3)
