@@ -4,6 +4,10 @@
 #
 #   bench/serve.sh [--build DIR] [--accounts N] [--ticks N] [--seconds S] [--db]
 #
+# 0. in process (bench/serve_tick.c, linked to the build's libxcr): the tick
+#    path's recompute on one thread, in ns per re-evaluated account, against
+#    a batch xcr_margin_all of the same state (the figure least disturbed by
+#    other load on a shared machine: compare it between builds);
 # 1. picks the asset whose tick re-evaluates closest to 10 % of the accounts
 #    (probing each asset once);
 # 2. tick-to-alert latency (p50/p99) through the SSE stream for that asset,
@@ -63,6 +67,13 @@ for SYM in $(python3 -c "import json,sys; print(' '.join(json.loads(sys.argv[1])
   if python3 -c "import sys; sys.exit(0 if $D < $BEST_D else 1)"; then BEST=$SYM; BEST_D=$D; fi
 done
 echo "10 % asset: $BEST"
+# 0. in process, one thread (the server is still up: it only idles)
+if cc -O2 -o "$WORK/serve_tick" bench/serve_tick.c -Iinclude -L"$BUILD" -lxcr \
+     -Wl,-rpath,"$(cd "$BUILD" && pwd)" -lm 2>/dev/null; then
+  "$WORK/serve_tick" "$ACCOUNTS" 1 "$BEST" 40
+else
+  echo "serve_tick: no shared libxcr in $BUILD: in-process figure skipped"
+fi
 # 2. latency: the 10 % asset, then USDT (≈ the whole book: the baseline)
 "$WORK/serve_latency" "$PORT" "$TOKEN" "$BEST" "$(price "$BEST")" "$TICKS" 0.01
 "$WORK/serve_latency" "$PORT" "$TOKEN" USDT 1 "$((TICKS / 4 > 10 ? TICKS / 4 : 10))" 0.002

@@ -7,7 +7,8 @@
  * MOVE 0.05) so that accounts near a threshold cross it on every tick.  For
  * each tick it measures, from just before sending the POST:
  *   - tick→alert: until the first `event: alert` of that update arrives on
- *     the stream (the alert's "update" field is the tick's seq);
+ *     the stream (the alert's "update" field is the tick's seq), read while
+ *     the POST reply is awaited, so it is timed on arrival;
  *   - tick→event: until the `event: tick` of that update arrives;
  * and takes the server's own recompute time from the tick event.  Prints
  * p50/p99 of each and the accounts re-evaluated per tick.  Standalone
@@ -62,6 +63,7 @@ static void send_all(int s, const char *p, size_t n)
 /* The stream: a growing buffer consumed event by event from `soff`. */
 static char *sbuf;
 static size_t slen, scap, soff;
+static size_t noff; /* alerts up to here already timed (note_alerts) */
 
 static void stream_fill(int s, int ms)
 {
@@ -71,6 +73,7 @@ static void stream_fill(int s, int ms)
     if (soff) { /* compact once per read, not once per event */
         memmove(sbuf, sbuf + soff, slen - soff + 1);
         slen -= soff;
+        noff = noff > soff ? noff - soff : 0;
         soff = 0;
     }
     if (scap - slen < 65536) {
@@ -100,6 +103,39 @@ static int next_event(char *ev, size_t n)
     ev[c] = '\0';
     soff += len;
     return 1;
+}
+
+/* First arrival (ms after its tick was sent) of an alert of each recent
+ * update, by update seq. */
+#define SEEN 1024
+static long long seen_seq[SEEN];
+static double seen_at[SEEN];
+
+static void note_alert(const char *ev, double t0)
+{
+    if (strncmp(ev, "event: alert", 12) != 0)
+        return;
+    const char *u = strstr(ev, "\"update\": ");
+    if (!u)
+        return;
+    long long seq = atoll(u + 10);
+    if (seq > 0 && seen_seq[seq % SEEN] != seq) {
+        seen_seq[seq % SEEN] = seq;
+        seen_at[seq % SEEN] = now_ms() - t0;
+    }
+}
+
+/* Time every complete alert event buffered so far; other events stay
+ * buffered for the loop that waits for the tick event. */
+static void note_alerts(char *ev, double t0)
+{
+    size_t keep = soff;
+    if (noff > soff)
+        soff = noff;
+    while (next_event(ev, 1 << 20))
+        note_alert(ev, t0);
+    noff = soff;
+    soff = keep;
 }
 
 static int cmp(const void *a, const void *b)
@@ -161,10 +197,25 @@ int main(int argc, char **argv)
                           token, bl, body);
         double t0 = now_ms();
         send_all(pc, req, (size_t)rl);
-        /* the reply (keep-alive): headers and a small JSON body */
+        /* Wait for the reply and read the stream at the same time: the
+         * server publishes the update's alerts before it replies, and an
+         * alert's arrival is timed when it arrives, not after the reply
+         * (the reply carries the seq that identifies the update's alerts,
+         * so arrivals are kept by update seq until it is known). */
         size_t got = 0;
         long long seq = -1, rc = 0, al = 0;
         while (seq < 0) {
+            struct pollfd pf[2] = {{pc, POLLIN, 0}, {st, POLLIN, 0}};
+            if (poll(pf, 2, 5000) <= 0) {
+                fprintf(stderr, "no reply\n");
+                return 1;
+            }
+            if (pf[1].revents) {
+                stream_fill(st, 0);
+                note_alerts(ev, t0);
+            }
+            if (!pf[0].revents)
+                continue;
             ssize_t k = recv(pc, resp + got, sizeof resp - got - 1, 0);
             if (k <= 0) {
                 fprintf(stderr, "POST failed\n");
@@ -186,28 +237,28 @@ int main(int argc, char **argv)
         reply[i] = now_ms() - t0;
         recomputed += rc;
         alerts += al;
-        char want_alert[64], want_tick[64];
-        snprintf(want_alert, sizeof want_alert, "\"update\": %lld}", seq);
+        char want_tick[64];
         snprintf(want_tick, sizeof want_tick, "event: tick\ndata: {\"seq\": "
                                               "%lld,",
                  seq);
-        int have_alert = al == 0;
         for (;;) {
-            while (!next_event(ev, 1 << 20))
-                stream_fill(st, 5000);
-            if (!have_alert && strncmp(ev, "event: alert", 12) == 0 &&
-                strstr(ev, want_alert)) {
-                alert[na++] = now_ms() - t0;
-                have_alert = 1;
+            int found = 0;
+            while (!found && next_event(ev, 1 << 20)) {
+                note_alert(ev, t0);
+                if (strncmp(ev, want_tick, strlen(want_tick)) == 0) {
+                    event[ne++] = now_ms() - t0;
+                    const char *r = strstr(ev, "\"recompute_ms\": ");
+                    if (r)
+                        server[ns++] = atof(r + 16);
+                    found = 1;
+                }
             }
-            if (strncmp(ev, want_tick, strlen(want_tick)) == 0) {
-                event[ne++] = now_ms() - t0;
-                const char *r = strstr(ev, "\"recompute_ms\": ");
-                if (r)
-                    server[ns++] = atof(r + 16);
+            if (found)
                 break;
-            }
+            stream_fill(st, 5000);
         }
+        if (al > 0 && seen_seq[seq % SEEN] == seq)
+            alert[na++] = seen_at[seq % SEEN];
     }
     printf("ticks %d on %s (±%.0f %%): %.0f accounts re-evaluated per tick, "
            "%.1f alerts per tick\n",

@@ -3,7 +3,8 @@
  *    10,000 random ticks mixed with random upserts and deletes (seeded;
  *    XCR_TEST_SEED replays; the seed is printed on failure);
  *  - alerts on status transitions and health-level crossings, with numbers
- *    derived by hand from spec §2 (cross mode, one perp);
+ *    derived by hand from spec §2 (cross mode, one perp), and the alerts of
+ *    random ticks equal a reference diff of the results before and after;
  *  - bad ticks and upserts are rejected atomically;
  *  - the SQLite state resumes exactly. */
 #include <criterion/criterion.h>
@@ -364,6 +365,63 @@ Test(monitor, alerts_on_transitions_and_levels)
     cr_assert(strstr(j, "\"seq\": 3") && strstr(j, "\"seq\": 4") &&
               !strstr(j, "\"seq\": 5") && strstr(j, "\"next\": 5"), "%s", j);
     free(j);
+    xcr_monitor_free(m);
+}
+
+/* The alerts of a tick, counted from the results before and after it by
+ * the definition (docs/serve.md "Alerts": one for a status change, one per
+ * health level crossed in either direction), equal the alerts the monitor
+ * raises: the tick path decides which accounts to diff from a one-byte band
+ * per account (status, levels passed), so this checks that the band never
+ * misses a crossing.  Levels unsorted and one repeated; large moves so
+ * that accounts cross several levels and statuses at once. */
+Test(monitor, tick_alerts_equal_reference_diff)
+{
+    uint64_t seed = xt_seed(20261124);
+    rng_state = seed;
+    xcr_demo_opts d = {300, 7, 3};
+    xcr_book *book = NULL;
+    cr_assert_eq(xcr_demo_book(&d, NULL, &book, NULL), XCR_OK);
+    xcr_monitor_opts o;
+    xcr_monitor_opts_init(&o);
+    const double lv[] = {1.2, 1.05, 1.5, 1.2, 2.0};
+    memcpy(o.levels, lv, sizeof lv);
+    o.n_levels = 5;
+    o.threads = 2;
+    xcr_monitor *m = NULL;
+    xcr_error err = {0};
+    cr_assert_eq(xcr_monitor_new(book, &o, &m, &err), XCR_OK, "%s", err.msg);
+    const xcr_book *b = xcr_monitor_book(m);
+    size_t n = xcr_book_account_count(b), na = xcr_book_asset_count(b);
+    xcr_account_result *before = calloc(n, sizeof *before);
+    size_t total = 0;
+    for (int step = 0; step < 300; step++) {
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(xcr_monitor_account_result(
+                             m, xcr_book_account_id(b, i), &before[i]),
+                         XCR_OK);
+        xcr_tick t = {irand(na), xcr_book_asset_price(b, 0), NAN};
+        t.price = xcr_book_asset_price(b, t.asset) * (0.85 + 0.3 * unif());
+        xcr_update_result r;
+        cr_assert_eq(xcr_monitor_apply_ticks(m, &t, 1, 1.7e9, &r, &err),
+                     XCR_OK, "seed %llu step %d: %s",
+                     (unsigned long long)seed, step, err.msg);
+        size_t want = 0;
+        for (size_t i = 0; i < n; i++) {
+            xcr_account_result a;
+            xcr_monitor_account_result(m, xcr_book_account_id(b, i), &a);
+            want += a.status != before[i].status;
+            for (size_t l = 0; l < o.n_levels; l++)
+                want += (before[i].health >= lv[l]) != (a.health >= lv[l]);
+        }
+        cr_assert_eq(r.alerts, want, "seed %llu step %d: %zu alerts, the "
+                     "reference diff gives %zu",
+                     (unsigned long long)seed, step, r.alerts, want);
+        total += want;
+    }
+    cr_assert_gt(total, 100, "seed %llu: the moves must raise alerts",
+                 (unsigned long long)seed);
+    free(before);
     xcr_monitor_free(m);
 }
 
