@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cascade/cascade.h"
 #include "margin/fast_margin.h"
 #include "test_support.h"
 #include "xcr.h"
@@ -188,6 +189,57 @@ static bool same(const xcr_account_result *x, const xcr_account_result *y)
     return memcmp(a, c, sizeof a) == 0 && x->status == y->status;
 }
 
+/* xcr__fast_eval_range_at (the cascade's entry point, src/cascade/eval.c)
+ * over random sub-ranges, both kernels: results relative to lo, and the
+ * surplus output bit for bit equal to the evaluator's (margin.h: its sign
+ * decides liquidation, so the cascade needs the very same number). */
+static void check_ranges(const xcr_market *m, size_t n, uint64_t seed,
+                         const char *what, const xcr_account_result *ref)
+{
+    double *rs = calloc(n, sizeof *rs), *gs = calloc(n, sizeof *gs);
+    xcr_account_result *got = calloc(n, sizeof *got);
+    cr_assert(rs && gs && got);
+    xcr__ws ws;
+    cr_assert_eq(xcr__ws_init(&ws, m->book), XCR_OK);
+    xcr_account_result r;
+    for (size_t i = 0; i < n; i++)
+        xcr__eval_account(m, NULL, i, &ws, &r, NULL, &rs[i]);
+    const xcr__mpath paths[2] = {XCR__MPATH_AUTO, XCR__MPATH_SCALAR};
+    uint64_t keep = rng;
+    rng = seed ^ 0xA11CEULL;
+    for (int p = 0; p < 2; p++) {
+        xcr__fast_tab t;
+        cr_assert_eq(xcr__fast_tab_init(&t, m, paths[p]), XCR_OK);
+        for (int rep = 0; rep < 40; rep++) {
+            /* the whole book once, then random stretches */
+            size_t lo = rep ? (size_t)irand((int)n) : 0;
+            size_t hi = rep ? lo + 1 + (size_t)irand((int)(n - lo)) : n;
+            memset(got, 0xA5, (hi - lo) * sizeof *got);
+            memset(gs, 0xA5, (hi - lo) * sizeof *gs);
+            xcr__fast_eval_range_at(m, &t, lo, hi, &ws, got,
+                                    rep % 5 == 4 ? NULL : gs);
+            for (size_t i = lo; i < hi; i++) {
+                cr_assert(same(&got[i - lo], &ref[i]),
+                          "seed %llu %s: range [%zu,%zu) path %d account "
+                          "%zu differs", (unsigned long long)seed, what, lo,
+                          hi, p, i);
+                if (rep % 5 != 4)
+                    cr_assert(memcmp(&gs[i - lo], &rs[i], sizeof rs[i]) == 0,
+                              "seed %llu (XCR_TEST_SEED to replay) %s: "
+                              "range [%zu,%zu) path %d account %zu surplus "
+                              "%.17g vs %.17g", (unsigned long long)seed,
+                              what, lo, hi, p, i, gs[i - lo], rs[i]);
+            }
+        }
+        xcr__fast_tab_free(&t, m->book);
+    }
+    rng = keep;
+    xcr__ws_free(&ws, m->book);
+    free(rs);
+    free(gs);
+    free(got);
+}
+
 /* All paths and thread counts against per-account xcr__eval_account. */
 static void check_market(const xcr_market *m, size_t n, uint64_t seed,
                          const char *what)
@@ -227,6 +279,7 @@ static void check_market(const xcr_market *m, size_t n, uint64_t seed,
                           ref[i].maintenance_margin, (int)got[i].status,
                           (int)ref[i].status);
         }
+    check_ranges(m, n, seed, what, ref);
     /* the public entry point is the auto path */
     xcr_error err = {0};
     cr_assert_eq(xcr_margin_all(m, 2, got, &err), XCR_OK, "%s", err.msg);
@@ -326,5 +379,89 @@ Test(margin_fast, overflow_reported_on_every_path)
         cr_assert(strstr(err.msg, "\"big\"") != NULL, "%s", err.msg);
     }
     xcr_market_free(m);
+    xcr_book_free(b);
+}
+
+/* The cascade's evaluation step (src/cascade/eval.c) takes the fast path
+ * over runs of consecutive accounts, through the cascade's own market and
+ * shallow book (its liquidated balances and positions).  After a cascade
+ * has changed holdings, both its forms — results by list position, and
+ * written into the state — must equal xcr__eval_account on that same
+ * market bit for bit, surplus included, for the whole book (one run), a
+ * list with gaps and short runs, and 1 or 2 threads. */
+Test(margin_fast, cascade_eval_equals_evaluator)
+{
+    xcr_demo_opts o = {12000, 11, 3};
+    xcr_book *b = NULL;
+    xcr_scenarios *set = NULL;
+    xcr_cascade *c = NULL;
+    xcr_cascade_opts opt;
+    xcr_error err = {0};
+    cr_assert_eq(xcr_demo_book(&o, NULL, &b, &err), XCR_OK, "%s", err.msg);
+    cr_assert_eq(xcr_scenarios_new(b, &set), XCR_OK);
+    cr_assert_eq(xcr_scenarios_add_builtin(set, "tariff_2025_10_10", NULL,
+                                           &err),
+                 XCR_OK, "%s", err.msg);
+    cr_assert_eq(xcr_cascade_opts_init(b, &opt, &err), XCR_OK, "%s",
+                 err.msg);
+    opt.threads = 2;
+    cr_assert_eq(xcr_cascade_new(b, &opt, &c, &err), XCR_OK, "%s", err.msg);
+    cr_assert_eq(xcr_cascade_shock_scenario(c, set, 0, &err), XCR_OK, "%s",
+                 err.msg);
+    cr_assert_eq(xcr_cascade_run(c, &err), XCR_OK, "%s", err.msg);
+    xcr_cascade_summary sum;
+    xcr_cascade_summary_get(c, &sum);
+    cr_assert_gt(sum.liquidated_usd, 0, "the cascade changed no holdings");
+
+    const size_t n = c->nacc;
+    xcr_account_result *ref = calloc(n, sizeof *ref);
+    xcr_account_result *got = calloc(n, sizeof *got);
+    double *rs = calloc(n, sizeof *rs), *gs = calloc(n, sizeof *gs);
+    uint32_t *idx = calloc(n, sizeof *idx);
+    cr_assert(ref && got && rs && gs && idx);
+    xcr__ws ws;
+    cr_assert_eq(xcr__ws_init(&ws, &c->sb), XCR_OK);
+    for (size_t i = 0; i < n; i++)
+        xcr__eval_account(c->m, NULL, i, &ws, &ref[i], NULL, &rs[i]);
+    xcr__ws_free(&ws, &c->sb);
+
+    rng = 0xCA5CADEULL;
+    for (int form = 0; form < 2; form++) {
+        /* the whole book, then runs of 1..40 accounts with gaps */
+        size_t m = 0;
+        for (size_t i = 0; i < n;) {
+            size_t len = form == 0 ? n : 1 + (size_t)irand(40);
+            for (size_t k = 0; k < len && i < n; k++)
+                idx[m++] = (uint32_t)i++;
+            i += form == 0 ? 0 : (size_t)irand(3);
+        }
+        for (int t = 1; t <= 2; t++) {
+            memset(got, 0xA5, m * sizeof *got);
+            memset(gs, 0xA5, m * sizeof *gs);
+            cr_assert_eq(xcr__cascade_eval(c, idx, m, got, gs, t), XCR_OK);
+            for (size_t k = 0; k < m; k++)
+                cr_assert(same(&got[k], &ref[idx[k]]) &&
+                              memcmp(&gs[k], &rs[idx[k]], sizeof gs[k]) == 0,
+                          "form %d threads %d account %u differs", form, t,
+                          idx[k]);
+        }
+        cr_assert_eq(xcr__cascade_eval_state(c, idx, m, 2), XCR_OK);
+        for (size_t k = 0; k < m; k++) {
+            const uint32_t i = idx[k];
+            cr_assert(same(&c->res[i], &ref[i]) &&
+                          memcmp(&c->surplus[i], &rs[i], sizeof rs[i]) == 0 &&
+                          memcmp(&c->eq[i], &ref[i].equity, sizeof rs[i]) ==
+                              0 &&
+                          c->st[i] == (uint8_t)ref[i].status,
+                      "state form %d account %u differs", form, i);
+        }
+    }
+    free(ref);
+    free(got);
+    free(rs);
+    free(gs);
+    free(idx);
+    xcr_cascade_free(c);
+    xcr_scenarios_free(set);
     xcr_book_free(b);
 }

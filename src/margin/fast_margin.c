@@ -344,7 +344,8 @@ static inline xcr_acct_status worse(xcr_acct_status x, xcr_acct_status y)
  * model, which the evaluator margins as cross). */
 static XCR_FAST_INLINE void eval_cross(const xcr_market *m,
                                        const chunk *c, size_t acct,
-                                       xcr__ws *ws, xcr_account_result *out)
+                                       xcr__ws *ws, xcr_account_result *out,
+                                       double *surplus)
 {
     const xcr_book *b = m->book;
     size_t nt = 0;
@@ -397,13 +398,16 @@ static XCR_FAST_INLINE void eval_cross(const xcr_market *m,
     out->maintenance_margin = mm;
     out->health = mm > 0 ? coll / mm : INFINITY;
     out->status = xcr__em_classify(equity, coll, mm, im);
+    if (surplus) /* the evaluator's cross surplus */
+        *surplus = coll - mm;
 }
 
 /* An isolated account: positions keep their PnL in their own margin. */
 static XCR_FAST_INLINE void eval_isolated(const xcr_market *m,
                                           const chunk *c, size_t acct,
                                           xcr__ws *ws,
-                                          xcr_account_result *out)
+                                          xcr_account_result *out,
+                                          double *surplus)
 {
     const xcr_book *b = m->book;
     size_t nt = 0;
@@ -442,12 +446,17 @@ static XCR_FAST_INLINE void eval_isolated(const xcr_market *m,
     out->maintenance_margin = pos_mm;
     out->health = pos_mm > 0 ? iso_coll / pos_mm : INFINITY;
     out->status = equity < 0 ? XCR_BANKRUPT : iso_status;
+    if (surplus) /* the evaluator's isolated surplus */
+        *surplus = iso_worst < equity ? iso_worst : equity;
 }
 
+/* Results of account i go to out[i - lo] (and surplus[i - lo] when
+ * surplus is not NULL). */
 static XCR_FAST_INLINE void range_impl(const xcr_market *m,
                                        const xcr__fast_tab *t, size_t lo,
                                        size_t hi, xcr__ws *ws,
-                                       xcr_account_result *out, bool wide)
+                                       xcr_account_result *out,
+                                       double *surplus, bool wide)
 {
     const xcr_book *b = m->book;
     chunk c;
@@ -459,7 +468,8 @@ static XCR_FAST_INLINE void range_impl(const xcr_market *m,
         while (e < hi && b->pos_off[e + 1] - b->pos_off[i] <= XCR__FAST_CHUNK)
             e++;
         if (e == i) {
-            xcr__eval_account(m, NULL, i, ws, &out[i], NULL, NULL);
+            xcr__eval_account(m, NULL, i, ws, &out[i - lo], NULL,
+                              surplus ? &surplus[i - lo] : NULL);
             i++;
             continue;
         }
@@ -492,22 +502,23 @@ static XCR_FAST_INLINE void range_impl(const xcr_market *m,
             phase_a_fixup(b, t, c.p0, b->pos_off[e], c.im, c.mm);
         for (; i < e; i++) {
             const xcr_mode mode = (xcr_mode)b->acct_mode[i];
+            double *s = surplus ? &surplus[i - lo] : NULL;
             if (mode == XCR_MODE_ISOLATED)
-                eval_isolated(m, &c, i, ws, &out[i]);
+                eval_isolated(m, &c, i, ws, &out[i - lo], s);
             else if (mode == XCR_MODE_LENDING ||
                      (mode == XCR_MODE_PORTFOLIO && b->pm))
-                xcr__eval_account(m, NULL, i, ws, &out[i], NULL, NULL);
+                xcr__eval_account(m, NULL, i, ws, &out[i - lo], NULL, s);
             else
-                eval_cross(m, &c, i, ws, &out[i]);
+                eval_cross(m, &c, i, ws, &out[i - lo], s);
         }
     }
 }
 
 static void range_scalar(const xcr_market *m, const xcr__fast_tab *t,
                          size_t lo, size_t hi, xcr__ws *ws,
-                         xcr_account_result *out)
+                         xcr_account_result *out, double *surplus)
 {
-    range_impl(m, t, lo, hi, ws, out, false);
+    range_impl(m, t, lo, hi, ws, out, surplus, false);
 }
 
 #if XCR_FAST_HAVE_AVX2_CLONE
@@ -516,21 +527,28 @@ static void range_scalar(const xcr_market *m, const xcr__fast_tab *t,
  * multiply-add would round differently from the evaluator. */
 __attribute__((target("avx2"))) static void
 range_avx2(const xcr_market *m, const xcr__fast_tab *t, size_t lo,
-           size_t hi, xcr__ws *ws, xcr_account_result *out)
+           size_t hi, xcr__ws *ws, xcr_account_result *out, double *surplus)
 {
-    range_impl(m, t, lo, hi, ws, out, true);
+    range_impl(m, t, lo, hi, ws, out, surplus, true);
 }
 #endif
+
+void xcr__fast_eval_range_at(const xcr_market *m, const xcr__fast_tab *t,
+                             size_t lo, size_t hi, xcr__ws *ws,
+                             xcr_account_result *out, double *surplus)
+{
+#if XCR_FAST_HAVE_AVX2_CLONE
+    if (t->avx2) {
+        range_avx2(m, t, lo, hi, ws, out, surplus);
+        return;
+    }
+#endif
+    range_scalar(m, t, lo, hi, ws, out, surplus);
+}
 
 void xcr__fast_eval_range(const xcr_market *m, const xcr__fast_tab *t,
                           size_t lo, size_t hi, xcr__ws *ws,
                           xcr_account_result *out)
 {
-#if XCR_FAST_HAVE_AVX2_CLONE
-    if (t->avx2) {
-        range_avx2(m, t, lo, hi, ws, out);
-        return;
-    }
-#endif
-    range_scalar(m, t, lo, hi, ws, out);
+    xcr__fast_eval_range_at(m, t, lo, hi, ws, out + lo, NULL);
 }

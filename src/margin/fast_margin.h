@@ -79,6 +79,13 @@ void xcr__fast_tab_free(xcr__fast_tab *t, const xcr_book *b);
 void xcr__fast_eval_range(const xcr_market *m, const xcr__fast_tab *t,
                           size_t lo, size_t hi, xcr__ws *ws,
                           xcr_account_result *out);
+/* The same with results relative to lo: account i into out[i - lo] and,
+ * when surplus is not NULL, the evaluator's surplus output (the number
+ * whose sign decides liquidation, margin.h) into surplus[i - lo].  For
+ * callers that keep results by list position (src/cascade/eval.c). */
+void xcr__fast_eval_range_at(const xcr_market *m, const xcr__fast_tab *t,
+                             size_t lo, size_t hi, xcr__ws *ws,
+                             xcr_account_result *out, double *surplus);
 
 /* xcr_margin_all with a chosen implementation (eval.c); the public entry
  * point runs XCR__MPATH_AUTO.  Tests and bench/margin use the others. */
