@@ -80,16 +80,6 @@ static void help(void)
         "internal failure.\n");
 }
 
-static bool parse_num(const char *s, double *v)
-{
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    *v = strtod(s, &end);
-    return !errno && *end == '\0' && isfinite(*v);
-}
-
 static bool is_file(const char *p)
 {
     struct stat st;
@@ -188,18 +178,18 @@ int cmd_cascade(int argc, char **argv)
                                             "or initial");
             break;
         case O_PENALTY:
-            if (!parse_num(optarg, &penalty) || !(penalty >= 0) ||
+            if (!cli_parse_num(optarg, &penalty) || !(penalty >= 0) ||
                 !(penalty < 1))
                 return cli_usage("cascade", "--penalty needs a number in "
                                             "[0, 1)");
             break;
         case O_THF:
-            if (!parse_num(optarg, &thf) || !(thf >= 1))
+            if (!cli_parse_num(optarg, &thf) || !(thf >= 1))
                 return cli_usage("cascade", "--target-hf needs a number >= "
                                             "1");
             break;
         case O_FUND:
-            if (!parse_num(optarg, &fund) || !(fund >= 0))
+            if (!cli_parse_num(optarg, &fund) || !(fund >= 0))
                 return cli_usage("cascade", "--insurance-fund needs a USD "
                                             "amount >= 0");
             break;
@@ -219,7 +209,7 @@ int cmd_cascade(int argc, char **argv)
                                             "or book");
             break;
         case O_SFPF:
-            if (!parse_num(optarg, &sfpf) || !(sfpf >= 0) || !(sfpf <= 1))
+            if (!cli_parse_num(optarg, &sfpf) || !(sfpf >= 0) || !(sfpf <= 1))
                 return cli_usage("cascade", "--storefront-factor needs a "
                                             "number in [0, 1]");
             break;
@@ -229,7 +219,7 @@ int cmd_cascade(int argc, char **argv)
                 return cli_usage("cascade", "--circuit-breaker needs "
                                             "MAX_MOVE:HALT_ROUNDS");
             *colon = '\0';
-            if (!parse_num(optarg, &cb_move) || !(cb_move >= 0) ||
+            if (!cli_parse_num(optarg, &cb_move) || !(cb_move >= 0) ||
                 !cli_parse_size(colon + 1, &cb_rounds) || cb_rounds > 1000000)
                 return cli_usage("cascade", "--circuit-breaker needs "
                                             "MAX_MOVE:HALT_ROUNDS (a move "
