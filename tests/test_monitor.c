@@ -6,7 +6,9 @@
  *    derived by hand from spec §2 (cross mode, one perp), and the alerts of
  *    random ticks equal a reference diff of the results before and after;
  *  - bad ticks and upserts are rejected atomically;
- *  - the SQLite state resumes exactly. */
+ *  - the SQLite state resumes exactly;
+ *  - the tick's evaluation copy is a grouping permutation of the book and
+ *    its alerts still come in canonical order. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -422,6 +424,74 @@ Test(monitor, tick_alerts_equal_reference_diff)
     cr_assert_gt(total, 100, "seed %llu: the moves must raise alerts",
                  (unsigned long long)seed);
     free(before);
+    xcr_monitor_free(m);
+}
+
+/* MARK: locality ------------------------------------------------------------ */
+
+/* The evaluation copy (monitor.c "locality") holds the main book's accounts
+ * grouped by exposure set: a permutation, each account identical to its
+ * canonical one, and an asset's accounts in fewer contiguous runs than in
+ * the canonical order.  A tick evaluates in that order but reports its
+ * alerts in canonical order (ascending account index), like before. */
+Test(monitor, evaluation_copy_is_a_grouping_permutation)
+{
+    xcr_monitor *m = demo_monitor(3000, 64);
+    const xcr_book *b = m->book, *e = m->ebook;
+    size_t n = m->n_main, na = b->n_assets;
+    cr_assert_eq(e->n_accts, n);
+    uint8_t *seen = calloc(n, 1);
+    size_t moved = 0;
+    for (size_t p = 0; p < n; p++) {
+        uint32_t sl = m->slot_of_phys[p];
+        cr_assert_lt(sl, n);
+        cr_assert_eq(seen[sl], 0, "slot %u twice", sl);
+        seen[sl] = 1;
+        cr_assert_eq(m->phys_of[sl], p);
+        moved += sl != p;
+        cr_assert_str_eq(e->acct_id[p], b->acct_id[sl]);
+        cr_assert_eq(e->pos_off[p + 1] - e->pos_off[p],
+                     b->pos_off[sl + 1] - b->pos_off[sl]);
+        cr_assert_eq(e->bal_off[p + 1] - e->bal_off[p],
+                     b->bal_off[sl + 1] - b->bal_off[sl]);
+    }
+    cr_assert_gt(moved, n / 2, "the copy must be reordered");
+    /* runs of consecutive indices: evaluation copy vs canonical order */
+    size_t runs_e = 0, runs_c = 0;
+    uint8_t *hit = calloc(n, 1);
+    for (size_t a = 0; a < na; a++) {
+        memset(hit, 0, n);
+        for (uint32_t q = m->idx_off[a]; q < m->idx_off[a + 1]; q++) {
+            uint32_t ph = m->idx_acct[q];
+            runs_e += q == m->idx_off[a] || m->idx_acct[q - 1] + 1 != ph;
+            hit[m->slot_of_phys[ph]] = 1;
+        }
+        for (size_t i = 0; i < n; i++)
+            runs_c += hit[i] && (i == 0 || !hit[i - 1]);
+    }
+    cr_assert_lt(runs_e * 2, runs_c, "runs: grouped %zu, canonical %zu",
+                 runs_e, runs_c);
+    /* alerts of a big move, in canonical order */
+    long a = xcr_book_find_asset(b, "BTC");
+    cr_assert_geq(a, 0);
+    xcr_tick t = {(size_t)a, xcr_book_asset_price(b, (size_t)a) * 0.6, NAN};
+    xcr_update_result r;
+    xcr_error err = {0};
+    cr_assert_eq(xcr_monitor_apply_ticks(m, &t, 1, 1.7e9, &r, &err), XCR_OK,
+                 "%s", err.msg);
+    cr_assert_gt(r.alerts, 10);
+    long prev = -1;
+    cr_assert_eq(m->n_pending, r.alerts); /* the update's alerts */
+    for (size_t k = 0; k < m->n_pending; k++) {
+        const xcr__alert *al = &m->pending[k];
+        long i = xcr_book_find_account(b, al->account);
+        cr_assert_geq(i, prev, "alert %zu for %s out of canonical order", k,
+                      al->account);
+        prev = i;
+    }
+    check_full(m, 0, 0);
+    free(hit);
+    free(seen);
     xcr_monitor_free(m);
 }
 

@@ -95,6 +95,9 @@ static bool grow_slots(xcr_monitor *m, size_t n)
     uint32_t *t = realloc(m->touched, cap * sizeof *t);
     if (t)
         m->touched = t;
+    uint32_t *tp = realloc(m->touched_phys, cap * sizeof *tp);
+    if (tp)
+        m->touched_phys = tp;
     uint64_t *tb = realloc(m->touched_bits, (cap / 64 + 1) * sizeof *tb);
     if (tb)
         m->touched_bits = tb;
@@ -104,7 +107,7 @@ static bool grow_slots(xcr_monitor *m, size_t n)
     uint32_t *ak = realloc(m->alert_k, cap * sizeof *ak);
     if (ak)
         m->alert_k = ak;
-    if (!r || !s || !a || !sc || !t || !tb || !fl || !bd || !ak)
+    if (!r || !s || !a || !sc || !t || !tp || !tb || !fl || !bd || !ak)
         return false;
     memset(m->touched_bits, 0, (cap / 64 + 1) * sizeof *tb);
     m->cap_slots = cap;
@@ -210,13 +213,15 @@ static bool crosses(const xcr_monitor *m, const xcr_account_result *o,
 typedef struct eval_job {
     xcr_monitor *m;
     const uint32_t *slots;
+    const uint32_t *phys; /* ebook index per entry (UINT32_MAX: by slot) or
+                           * NULL: every entry by slot                    */
     xcr_account_result *out;
     size_t lo, hi;
     xcr__ws *ws;
     uint8_t *flags;  /* evaluate: also flag alerting accounts (may be NULL) */
     bool commit;     /* instead: copy out[] into the slots                   */
     long delta[4];   /* commit: change of the status counts                  */
-    size_t bad;      /* first non-finite slot + 1                            */
+    size_t bad;      /* entry + 1 of the lowest non-finite slot (0: none)    */
 } eval_job;
 
 /* How far ahead the tick loops prefetch.  A tick's accounts are spread
@@ -262,6 +267,29 @@ static void prefetch_rows(const xcr_monitor *m, uint32_t slot, bool rows)
         prefetch_range(b->pos_iso, sizeof *b->pos_iso, p0, p1);
 }
 
+/* As prefetch_rows, for ebook index `ph` of the evaluation copy. */
+static void prefetch_phys(const xcr_monitor *m, uint32_t ph, bool rows)
+{
+    if (ph == UINT32_MAX)
+        return;
+    const xcr_book *b = m->ebook;
+    if (!rows) {
+        __builtin_prefetch(&b->bal_off[ph]);
+        __builtin_prefetch(&b->pos_off[ph]);
+        __builtin_prefetch(&b->acct_mode[ph]);
+        return;
+    }
+    uint32_t b0 = b->bal_off[ph], b1 = b->bal_off[ph + 1];
+    uint32_t p0 = b->pos_off[ph], p1 = b->pos_off[ph + 1];
+    prefetch_range(b->bal_asset, sizeof *b->bal_asset, b0, b1);
+    prefetch_range(b->bal_amt, sizeof *b->bal_amt, b0, b1);
+    prefetch_range(b->pos_inst, sizeof *b->pos_inst, p0, p1);
+    prefetch_range(b->pos_size, sizeof *b->pos_size, p0, p1);
+    prefetch_range(b->pos_entry, sizeof *b->pos_entry, p0, p1);
+    if (b->acct_mode[ph] == XCR_MODE_ISOLATED)
+        prefetch_range(b->pos_iso, sizeof *b->pos_iso, p0, p1);
+}
+
 static void *eval_worker(void *arg)
 {
     eval_job *j = arg;
@@ -283,19 +311,34 @@ static void *eval_worker(void *arg)
         }
         return NULL;
     }
+    const uint32_t *ph = j->phys;
     for (size_t k = j->lo; k < j->hi; k++) {
-        if (k + 2 * PF < j->hi)
-            prefetch_rows(m, j->slots[k + 2 * PF], false);
+        if (k + 2 * PF < j->hi) {
+            if (ph)
+                prefetch_phys(m, ph[k + 2 * PF], false);
+            else
+                prefetch_rows(m, j->slots[k + 2 * PF], false);
+        }
         if (k + PF < j->hi) {
-            prefetch_rows(m, j->slots[k + PF], true);
+            if (ph)
+                prefetch_phys(m, ph[k + PF], true);
+            else
+                prefetch_rows(m, j->slots[k + PF], true);
             __builtin_prefetch(&m->band[j->slots[k + PF]]);
         }
         const xcr_market *mk;
         size_t idx;
-        slot_target(m, j->slots[k], &mk, &idx);
+        if (ph && ph[k] != UINT32_MAX) {
+            mk = m->emkt;
+            idx = ph[k];
+        } else {
+            slot_target(m, j->slots[k], &mk, &idx);
+        }
         xcr__eval_account(mk, NULL, idx, j->ws, &j->out[k], NULL, NULL);
-        if (!j->bad &&
-            !finite_result((xcr_mode)mk->book->acct_mode[idx], &j->out[k]))
+        /* the lowest slot, not the first entry: the error names the same
+         * account whatever order the entries are in */
+        if (!finite_result((xcr_mode)mk->book->acct_mode[idx], &j->out[k]) &&
+            (!j->bad || j->slots[k] < j->slots[j->bad - 1]))
             j->bad = k + 1;
         if (j->flags)
             j->flags[k] = m->band[j->slots[k]] != band_of(m, &j->out[k]);
@@ -303,7 +346,8 @@ static void *eval_worker(void *arg)
     return NULL;
 }
 
-static size_t run_eval(xcr_monitor *m, const uint32_t *slots, size_t n,
+static size_t run_eval(xcr_monitor *m, const uint32_t *slots,
+                       const uint32_t *phys, size_t n,
                        xcr_account_result *out, uint8_t *flags, bool commit)
 {
     int nt = xcr__thread_count(m->threads, n * 8);
@@ -313,13 +357,15 @@ static size_t run_eval(xcr_monitor *m, const uint32_t *slots, size_t n,
         nt = 1;
     eval_job jobs[XCR__MAX_THREADS];
     for (int t = 0; t < nt; t++)
-        jobs[t] = (eval_job){m,     slots,  out,    n * (size_t)t / (size_t)nt,
+        jobs[t] = (eval_job){m,     slots,  phys,   out,
+                             n * (size_t)t / (size_t)nt,
                              n * (size_t)(t + 1) / (size_t)nt,
                              &m->ws[t], flags, commit, {0, 0, 0, 0}, 0};
     xcr__run_jobs(eval_worker, jobs, sizeof jobs[0], nt);
     size_t bad = 0;
     for (int t = 0; t < nt; t++) {
-        if (jobs[t].bad && !bad)
+        if (jobs[t].bad &&
+            (!bad || slots[jobs[t].bad - 1] < slots[bad - 1]))
             bad = jobs[t].bad;
         for (int q = 0; q < 4; q++)
             m->by_status[q] = (size_t)((long)m->by_status[q] + jobs[t].delta[q]);
@@ -332,7 +378,7 @@ static size_t run_eval(xcr_monitor *m, const uint32_t *slots, size_t n,
 static size_t eval_slots(xcr_monitor *m, const uint32_t *slots, size_t n,
                          xcr_account_result *out)
 {
-    return run_eval(m, slots, n, out, NULL, false);
+    return run_eval(m, slots, NULL, n, out, NULL, false);
 }
 
 /* Every slot from scratch. */
@@ -398,9 +444,11 @@ static void exposed_flags(const xcr_book *b, const acct_def *d, uint8_t *f)
     }
 }
 
+/* asset → the ebook indices of the accounts exposed to it, ascending (so a
+ * tick reads them in storage order). */
 static xcr_status build_index(xcr_monitor *m, xcr_error *err)
 {
-    const xcr_book *b = m->book;
+    const xcr_book *b = m->ebook;
     size_t na = b->n_assets;
     free(m->idx_off);
     free(m->idx_acct);
@@ -549,6 +597,123 @@ static void free_defs(xcr_monitor *m)
     m->n_defs = 0;
 }
 
+/* MARK: locality ------------------------------------------------------------- */
+
+/* The exposure signature of account i: one bit per asset it depends on,
+ * the rarest assets in the most significant bits (bit_of[a]).  Sorting by
+ * it puts the accounts of a rare asset in one run and those of a common one
+ * in few runs, so a tick reads the evaluation copy almost sequentially
+ * instead of one scattered account (and its cache/TLB misses) at a time. */
+static uint64_t signature(const xcr_book *b, size_t i, const uint8_t *bit_of)
+{
+    uint64_t sig = 0;
+    for (uint32_t k = b->bal_off[i]; k < b->bal_off[i + 1]; k++)
+        sig |= (uint64_t)1 << bit_of[b->bal_asset[k]];
+    for (uint32_t k = b->pos_off[i]; k < b->pos_off[i + 1]; k++) {
+        sig |= (uint64_t)1 << bit_of[b->insts[b->pos_inst[k]].und];
+        sig |= (uint64_t)1 << bit_of[b->insts[b->pos_inst[k]].settle];
+    }
+    return sig;
+}
+
+typedef struct sig_acct {
+    uint64_t sig;
+    uint32_t i;
+} sig_acct;
+
+static int cmp_sig(const void *x, const void *y)
+{
+    const sig_acct *a = x, *b = y;
+    if (a->sig != b->sig)
+        return a->sig < b->sig ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i; /* stable by canonical index */
+}
+
+typedef struct count_asset {
+    size_t n;
+    uint32_t a;
+} count_asset;
+
+static int cmp_count(const void *x, const void *y)
+{
+    const count_asset *a = x, *b = y;
+    if (a->n != b->n)
+        return a->n > b->n ? -1 : 1; /* most common first: low bits */
+    return a->a < b->a ? -1 : a->a > b->a;
+}
+
+static void free_ebook(xcr_monitor *m)
+{
+    xcr_market_free(m->emkt);
+    xcr_book_free(m->ebook);
+    free(m->phys_of);
+    free(m->slot_of_phys);
+    m->emkt = NULL;
+    m->ebook = NULL;
+    m->phys_of = m->slot_of_phys = NULL;
+}
+
+/* Build the evaluation copy of the main book (its accounts sorted by
+ * signature, stable), its market at the live prices and the permutation.
+ * Every account is built from its own definition exactly as compaction
+ * builds the main book, so its results are bit-identical. */
+static xcr_status build_ebook(xcr_monitor *m, xcr_error *err)
+{
+    free_ebook(m);
+    const xcr_book *b = m->book;
+    size_t n = b->n_accts, na = b->n_assets;
+    sig_acct *sa = malloc((n + 1) * sizeof *sa);
+    count_asset *ca = calloc(na + 1, sizeof *ca);
+    uint8_t *bit_of = calloc(na + 1, 1);
+    m->phys_of = malloc((n + 1) * sizeof *m->phys_of);
+    m->slot_of_phys = malloc((n + 1) * sizeof *m->slot_of_phys);
+    xcr_status s = XCR_OK;
+    if (!sa || !ca || !bit_of || !m->phys_of || !m->slot_of_phys) {
+        s = xcr__fail(err, XCR_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t a = 0; a < na; a++)
+        ca[a].a = (uint32_t)a;
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t k = b->bal_off[i]; k < b->bal_off[i + 1]; k++)
+            ca[b->bal_asset[k]].n++;
+        for (uint32_t k = b->pos_off[i]; k < b->pos_off[i + 1]; k++)
+            ca[b->insts[b->pos_inst[k]].und].n++;
+    }
+    qsort(ca, na, sizeof *ca, cmp_count);
+    for (size_t r = 0; r < na; r++)
+        bit_of[ca[r].a] = (uint8_t)(r < 63 ? r : 63);
+    for (size_t i = 0; i < n; i++)
+        sa[i] = (sig_acct){signature(b, i, bit_of), (uint32_t)i};
+    qsort(sa, n, sizeof *sa, cmp_sig);
+    xcr_book *e = NULL;
+    s = xcr__book_copy_header(b, &e, err);
+    for (size_t p = 0; p < n && s == XCR_OK; p++) {
+        acct_def *d = xcr__def_from_book(b, sa[p].i);
+        if (!d) {
+            s = xcr__fail(err, XCR_ENOMEM, "out of memory");
+            break;
+        }
+        s = xcr__book_add_def(e, d, err);
+        xcr_account_upsert_free(d);
+        m->slot_of_phys[p] = sa[p].i;
+        m->phys_of[sa[p].i] = (uint32_t)p;
+    }
+    if (s == XCR_OK)
+        s = xcr_book_finalize(e, err);
+    if (s == XCR_OK)
+        s = live_market(m, e, &m->emkt, err);
+    if (s != XCR_OK)
+        xcr_book_free(e);
+    else
+        m->ebook = e;
+done:
+    free(sa);
+    free(ca);
+    free(bit_of);
+    return s;
+}
+
 /* Install `b` as the main book (taken over) at the live prices. */
 static xcr_status set_main(xcr_monitor *m, xcr_book *b, xcr_error *err)
 {
@@ -574,6 +739,7 @@ static xcr_status set_main(xcr_monitor *m, xcr_book *b, xcr_error *err)
     m->main_ov = calloc(m->n_main + 1, sizeof *m->main_ov);
     if (!m->main_state || !m->main_ov)
         return xcr__fail(err, XCR_ENOMEM, "out of memory");
+    TRY(build_ebook(m, err));
     return build_index(m, err);
 }
 
@@ -774,6 +940,7 @@ void xcr_monitor_free(xcr_monitor *m)
     xcr_book_free(m->ov_book);
     for (int t = 0; t < m->n_ws; t++)
         xcr__ws_free(&m->ws[t], m->book);
+    free_ebook(m);
     xcr_market_free(m->mkt);
     xcr_book_free(m->book);
     free(m->idx_off);
@@ -788,6 +955,7 @@ void xcr_monitor_free(xcr_monitor *m)
     free(m->alive);
     free(m->scratch);
     free(m->touched);
+    free(m->touched_phys);
     free(m->touched_bits);
     free(m->flags);
     free(m->alert_k);
@@ -918,6 +1086,8 @@ static xcr_status state_prices(xcr_monitor *m, const xcr_tick *t, size_t n,
         TRY(xcr_market_set_price(m->mkt, t[k].asset, t[k].price, err));
         if (m->ov_mkt)
             TRY(xcr_market_set_price(m->ov_mkt, t[k].asset, t[k].price, err));
+        if (m->emkt)
+            TRY(xcr_market_set_price(m->emkt, t[k].asset, t[k].price, err));
         if (!isnan(t[k].vol)) {
             /* a new annualised vol shifts every option's iv on the asset by
              * the change from the book's vol (docs/serve.md) */
@@ -927,6 +1097,9 @@ static xcr_status state_prices(xcr_monitor *m, const xcr_tick *t, size_t n,
             TRY(xcr_market_set_vol_shift(m->mkt, t[k].asset, shift, err));
             if (m->ov_mkt)
                 TRY(xcr_market_set_vol_shift(m->ov_mkt, t[k].asset, shift,
+                                             err));
+            if (m->emkt)
+                TRY(xcr_market_set_vol_shift(m->emkt, t[k].asset, shift,
                                              err));
         }
     }
@@ -960,6 +1133,12 @@ static char *ticks_json(const xcr_book *b, const xcr_tick *t, size_t n)
     return s;
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
 static xcr_status store_append(xcr_monitor *m, double now, const char *kind,
                                const char *body, xcr_error *err)
 {
@@ -973,6 +1152,22 @@ static xcr_status store_append(xcr_monitor *m, double now, const char *kind,
 }
 
 /* MARK: live updates ------------------------------------------------------------ */
+
+/* Sort the flagged entries alert_k[0..nf) by slot (canonical order); a
+ * slot is in touched[] at most once, so the keys are distinct. */
+static bool canonical_alerts(xcr_monitor *m, size_t nf)
+{
+    uint64_t *key = malloc(nf * sizeof *key);
+    if (!key)
+        return false;
+    for (size_t f = 0; f < nf; f++)
+        key[f] = (uint64_t)m->touched[m->alert_k[f]] << 32 | m->alert_k[f];
+    qsort(key, nf, sizeof *key, cmp_u64);
+    for (size_t f = 0; f < nf; f++)
+        m->alert_k[f] = (uint32_t)key[f];
+    free(key);
+    return true;
+}
 
 xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
                                    size_t n, double now, xcr_update_result *r,
@@ -1006,31 +1201,39 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
     xcr_status s = state_prices(m, t, n, err);
     size_t nt = 0;
     if (s == XCR_OK) {
-        /* touched slots, in canonical order (bitmap scan) */
+        /* touched live main accounts in ebook order (bitmap scan over the
+         * evaluation copy: long runs, read in storage order), then the
+         * overlay accounts; alerts are put back in canonical order below */
         for (size_t k = 0; k < n; k++) {
             size_t a = t[k].asset;
             for (uint32_t p = m->idx_off[a]; p < m->idx_off[a + 1]; p++) {
                 uint32_t i = m->idx_acct[p];
-                if (m->main_state[i] == 0)
-                    m->touched_bits[i >> 6] |= (uint64_t)1 << (i & 63);
+                m->touched_bits[i >> 6] |= (uint64_t)1 << (i & 63);
             }
-            for (size_t d = 0; d < m->n_defs; d++)
-                if (m->def_exposed[d][a]) {
-                    uint32_t sl = m->def_slot[d];
-                    m->touched_bits[sl >> 6] |= (uint64_t)1 << (sl & 63);
-                }
         }
-        size_t words = (m->n_slots + 63) / 64;
+        size_t words = (m->n_main + 63) / 64;
         for (size_t w = 0; w < words; w++) {
             uint64_t x = m->touched_bits[w];
             m->touched_bits[w] = 0;
             while (x) {
-                int bit = __builtin_ctzll(x);
-                m->touched[nt++] = (uint32_t)(w * 64 + (size_t)bit);
+                uint32_t ph = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(x));
+                uint32_t sl = m->slot_of_phys[ph];
+                if (m->main_state[sl] == 0) {
+                    m->touched[nt] = sl;
+                    m->touched_phys[nt++] = ph;
+                }
                 x &= x - 1;
             }
         }
-        size_t bad = run_eval(m, m->touched, nt, m->scratch, m->flags, false);
+        for (size_t d = 0; d < m->n_defs; d++)
+            for (size_t k = 0; k < n; k++)
+                if (m->def_exposed[d][t[k].asset]) {
+                    m->touched[nt] = m->def_slot[d];
+                    m->touched_phys[nt++] = UINT32_MAX;
+                    break;
+                }
+        size_t bad = run_eval(m, m->touched, m->touched_phys, nt, m->scratch,
+                              m->flags, false);
         if (bad) {
             const xcr_market *mk;
             size_t idx;
@@ -1050,6 +1253,8 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
     for (size_t k = 0; k < nt && s == XCR_OK; k++)
         if (m->flags[k])
             m->alert_k[nf++] = (uint32_t)k;
+    if (nf > 1 && s == XCR_OK && !canonical_alerts(m, nf))
+        s = xcr__fail(err, XCR_ENOMEM, "out of memory");
     for (size_t f = 0; f < nf && s == XCR_OK; f++) {
         const xcr_market *mk;
         size_t idx;
@@ -1080,7 +1285,7 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
         free(undo);
         return s;
     }
-    run_eval(m, m->touched, nt, m->scratch, NULL, true);
+    run_eval(m, m->touched, NULL, nt, m->scratch, NULL, true);
     commit_alerts(m);
     m->seq++;
     m->ticks += n;

@@ -123,7 +123,15 @@ struct xcr_monitor {
     xcr_book *book;
     xcr_market *mkt;
     size_t n_main;
-    uint32_t *idx_off, *idx_acct;  /* asset → main accounts (CSR)          */
+    /* evaluation copy of the main book: the same accounts stored grouped
+     * by exposure set (monitor.c "locality"), so the accounts one asset
+     * touches lie in a few contiguous runs; used only to evaluate live
+     * main accounts, everything visible stays in canonical order */
+    xcr_book *ebook;
+    xcr_market *emkt;
+    uint32_t *phys_of;             /* main slot → ebook index              */
+    uint32_t *slot_of_phys;        /* ebook index → main slot              */
+    uint32_t *idx_off, *idx_acct;  /* asset → ebook indices (CSR)          */
     uint8_t *main_state;           /* 0 live, 1 shadowed, 2 deleted        */
     int32_t *main_ov;              /* overlay index of a shadowed account  */
 
@@ -157,6 +165,7 @@ struct xcr_monitor {
     /* scratch for ticks */
     uint64_t *touched_bits;
     uint32_t *touched;
+    uint32_t *touched_phys;        /* ebook index, UINT32_MAX = overlay    */
     xcr_account_result *scratch;
     uint8_t *flags;                /* per touched account: alerts?         */
     uint32_t *alert_k;             /* the flagged positions in touched[]   */
