@@ -245,49 +245,39 @@ static void prefetch_range(const void *a, size_t size, uint32_t lo,
     __builtin_prefetch(e - 1);
 }
 
-static void prefetch_rows(const xcr_monitor *m, uint32_t slot, bool rows)
+/* Prefetch account i of book b: its CSR offsets and mode, or (rows) the
+ * balance and position rows they point at. */
+static void prefetch_account(const xcr_book *b, uint32_t i, bool rows)
 {
-    if (slot >= m->n_main || m->main_state[slot] != 0)
-        return; /* overlay accounts: few, small book */
-    const xcr_book *b = m->book;
     if (!rows) {
-        __builtin_prefetch(&b->bal_off[slot]);
-        __builtin_prefetch(&b->pos_off[slot]);
-        __builtin_prefetch(&b->acct_mode[slot]);
+        __builtin_prefetch(&b->bal_off[i]);
+        __builtin_prefetch(&b->pos_off[i]);
+        __builtin_prefetch(&b->acct_mode[i]);
         return;
     }
-    uint32_t b0 = b->bal_off[slot], b1 = b->bal_off[slot + 1];
-    uint32_t p0 = b->pos_off[slot], p1 = b->pos_off[slot + 1];
+    uint32_t b0 = b->bal_off[i], b1 = b->bal_off[i + 1];
+    uint32_t p0 = b->pos_off[i], p1 = b->pos_off[i + 1];
     prefetch_range(b->bal_asset, sizeof *b->bal_asset, b0, b1);
     prefetch_range(b->bal_amt, sizeof *b->bal_amt, b0, b1);
     prefetch_range(b->pos_inst, sizeof *b->pos_inst, p0, p1);
     prefetch_range(b->pos_size, sizeof *b->pos_size, p0, p1);
     prefetch_range(b->pos_entry, sizeof *b->pos_entry, p0, p1);
-    if (b->acct_mode[slot] == XCR_MODE_ISOLATED)
+    if (b->acct_mode[i] == XCR_MODE_ISOLATED)
         prefetch_range(b->pos_iso, sizeof *b->pos_iso, p0, p1);
+}
+
+static void prefetch_rows(const xcr_monitor *m, uint32_t slot, bool rows)
+{
+    if (slot >= m->n_main || m->main_state[slot] != 0)
+        return; /* overlay accounts: few, small book */
+    prefetch_account(m->book, slot, rows);
 }
 
 /* As prefetch_rows, for ebook index `ph` of the evaluation copy. */
 static void prefetch_phys(const xcr_monitor *m, uint32_t ph, bool rows)
 {
-    if (ph == UINT32_MAX)
-        return;
-    const xcr_book *b = m->ebook;
-    if (!rows) {
-        __builtin_prefetch(&b->bal_off[ph]);
-        __builtin_prefetch(&b->pos_off[ph]);
-        __builtin_prefetch(&b->acct_mode[ph]);
-        return;
-    }
-    uint32_t b0 = b->bal_off[ph], b1 = b->bal_off[ph + 1];
-    uint32_t p0 = b->pos_off[ph], p1 = b->pos_off[ph + 1];
-    prefetch_range(b->bal_asset, sizeof *b->bal_asset, b0, b1);
-    prefetch_range(b->bal_amt, sizeof *b->bal_amt, b0, b1);
-    prefetch_range(b->pos_inst, sizeof *b->pos_inst, p0, p1);
-    prefetch_range(b->pos_size, sizeof *b->pos_size, p0, p1);
-    prefetch_range(b->pos_entry, sizeof *b->pos_entry, p0, p1);
-    if (b->acct_mode[ph] == XCR_MODE_ISOLATED)
-        prefetch_range(b->pos_iso, sizeof *b->pos_iso, p0, p1);
+    if (ph != UINT32_MAX)
+        prefetch_account(m->ebook, ph, rows);
 }
 
 static void *eval_worker(void *arg)
