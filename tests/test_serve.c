@@ -65,6 +65,16 @@ static hc_resp req(const hc_server *sv, const char *m, const char *path,
     return hc_request(sv->port, m, path, hdr, body, 60);
 }
 
+/* One request whose only check is its HTTP status. */
+static void expect_status(const hc_server *sv, const char *m, const char *path,
+                          const char *hdr, const char *body, int status)
+{
+    hc_resp r = req(sv, m, path, hdr, body);
+    cr_assert_eq(r.status, status, "%s %s: %d, expected %d: %s", m, path,
+                 r.status, status, r.body ? r.body : "");
+    hc_free(&r);
+}
+
 static long long seq_of(const hc_server *sv)
 {
     hc_resp r = req(sv, "GET", "/healthz", NULL, NULL);
@@ -192,15 +202,9 @@ Test(serve, unauthorised_writes_get_401, .init = setup, .fini = teardown)
         cr_assert_eq(r.status, 401, "%d: %s", k, r.body);
         cr_assert(strstr(r.body, "\"error\""));
         hc_free(&r);
-        r = req(&sv, "POST", "/v1/accounts", hdrs[k], acct);
-        cr_assert_eq(r.status, 401);
-        hc_free(&r);
-        r = req(&sv, "PUT", "/v1/accounts/acct-000001", hdrs[k], acct);
-        cr_assert_eq(r.status, 401);
-        hc_free(&r);
-        r = req(&sv, "DELETE", "/v1/accounts/acct-000001", hdrs[k], NULL);
-        cr_assert_eq(r.status, 401);
-        hc_free(&r);
+        expect_status(&sv, "POST", "/v1/accounts", hdrs[k], acct, 401);
+        expect_status(&sv, "PUT", "/v1/accounts/acct-000001", hdrs[k], acct, 401);
+        expect_status(&sv, "DELETE", "/v1/accounts/acct-000001", hdrs[k], NULL, 401);
     }
     cr_assert_eq(seq_of(&sv), 0);
     char *after = summary_of(&sv);
@@ -216,9 +220,7 @@ Test(serve, unauthorised_writes_get_401, .init = setup, .fini = teardown)
     hc_resp r = req(&sv, "GET", "/v1/summary", NULL, NULL);
     cr_assert_eq(r.status, 401);
     hc_free(&r);
-    r = req(&sv, "GET", "/v1/summary", AUTH, NULL);
-    cr_assert_eq(r.status, 200);
-    hc_free(&r);
+    expect_status(&sv, "GET", "/v1/summary", AUTH, NULL, 200);
     finish(&sv);
 }
 
@@ -271,38 +273,22 @@ Test(serve, malformed_requests_get_400_and_change_nothing, .init = setup,
                     "{\"id\": \"q\", \"mode\": \"cross\"}");
     cr_assert_eq(r.status, 400, "id mismatch");
     hc_free(&r);
-    r = req(&sv, "GET", "/v1/accounts?sort=size", NULL, NULL);
-    cr_assert_eq(r.status, 400);
-    hc_free(&r);
-    r = req(&sv, "GET", "/v1/alerts?since=abc", NULL, NULL);
-    cr_assert_eq(r.status, 400);
-    hc_free(&r);
-    r = req(&sv, "POST", "/v1/stress", NULL, "{\"scenario\": \"nope\"}");
-    cr_assert_eq(r.status, 400);
-    hc_free(&r);
+    expect_status(&sv, "GET", "/v1/accounts?sort=size", NULL, NULL, 400);
+    expect_status(&sv, "GET", "/v1/alerts?since=abc", NULL, NULL, 400);
+    expect_status(&sv, "POST", "/v1/stress", NULL, "{\"scenario\": \"nope\"}", 400);
     /* too large */
     char *big = malloc(10000);
     memset(big, ' ', 9999);
     big[9999] = '\0';
     big[0] = '{';
     big[9998] = '}';
-    r = req(&sv, "POST", "/v1/prices", AUTH, big);
-    cr_assert_eq(r.status, 413);
-    hc_free(&r);
+    expect_status(&sv, "POST", "/v1/prices", AUTH, big, 413);
     free(big);
     /* routes */
-    r = req(&sv, "GET", "/v1/nothing", NULL, NULL);
-    cr_assert_eq(r.status, 404);
-    hc_free(&r);
-    r = req(&sv, "GET", "/v1/accounts/nobody", NULL, NULL);
-    cr_assert_eq(r.status, 404);
-    hc_free(&r);
-    r = req(&sv, "DELETE", "/v1/accounts/nobody", AUTH, NULL);
-    cr_assert_eq(r.status, 404);
-    hc_free(&r);
-    r = req(&sv, "GET", "/v1/prices", NULL, NULL);
-    cr_assert_eq(r.status, 405);
-    hc_free(&r);
+    expect_status(&sv, "GET", "/v1/nothing", NULL, NULL, 404);
+    expect_status(&sv, "GET", "/v1/accounts/nobody", NULL, NULL, 404);
+    expect_status(&sv, "DELETE", "/v1/accounts/nobody", AUTH, NULL, 404);
+    expect_status(&sv, "GET", "/v1/prices", NULL, NULL, 405);
     cr_assert_eq(seq_of(&sv), 0);
     char *after = summary_of(&sv);
     cr_assert_str_eq(after, before);
@@ -413,9 +399,7 @@ Test(serve, kill9_mid_ingest_loses_no_acknowledged_update, .init = setup,
                     "\"BTCUSDT\", \"size\": 0.01}]}");
     cr_assert_eq(r.status, 200, "%s", r.body);
     hc_free(&r);
-    r = req(&sv, "DELETE", "/v1/accounts/acct-000005", AUTH, NULL);
-    cr_assert_eq(r.status, 200);
-    hc_free(&r);
+    expect_status(&sv, "DELETE", "/v1/accounts/acct-000005", AUTH, NULL, 200);
     ingest in = {sv.port, 0, 0, 0};
     pthread_t th[2];
     ingest in2 = {sv.port, 0, 0, 0};
@@ -442,17 +426,11 @@ Test(serve, kill9_mid_ingest_loses_no_acknowledged_update, .init = setup,
     double lo = 50000.0 + (double)(in.acked < in2.acked ? in.acked : in2.acked);
     cr_assert_geq(btc, lo, "BTC %g", btc);
     free(s);
-    r = req(&sv, "GET", "/v1/accounts/keep-me", NULL, NULL);
-    cr_assert_eq(r.status, 200);
-    hc_free(&r);
-    r = req(&sv, "GET", "/v1/accounts/acct-000005", NULL, NULL);
-    cr_assert_eq(r.status, 404);
-    hc_free(&r);
+    expect_status(&sv, "GET", "/v1/accounts/keep-me", NULL, NULL, 200);
+    expect_status(&sv, "GET", "/v1/accounts/acct-000005", NULL, NULL, 404);
     /* and the resumed state takes new updates */
-    r = req(&sv, "POST", "/v1/prices", AUTH,
-            "{\"ticks\": [{\"symbol\": \"ETH\", \"price\": 2000}]}");
-    cr_assert_eq(r.status, 200);
-    hc_free(&r);
+    expect_status(&sv, "POST", "/v1/prices", AUTH,
+            "{\"ticks\": [{\"symbol\": \"ETH\", \"price\": 2000}]}", 200);
     cr_assert_eq(seq_of(&sv), seq + 1);
     cr_assert_eq(WEXITSTATUS(finish(&sv)), 0);
 }
