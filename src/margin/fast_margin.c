@@ -51,16 +51,12 @@ xcr_status xcr__fast_tab_init(xcr__fast_tab *t, const xcr_market *m,
 #else
     (void)path;
 #endif
+    xcr__fast_tab_refresh(t, m);
     for (size_t i = 0; i < n; i++) {
         const xcr__inst *in = &b->insts[i];
         xcr__fast_inst *f = &t->inst[i];
         const bool opt = in->type == XCR_OPTION;
-        f->mark = m->mark[i];
-        f->inv_mark = 1.0 / m->mark[i];
-        f->sp = m->price[in->settle];
         f->cs = in->cs;
-        f->a_mul = opt ? m->unit_value[i] : in->cs;
-        f->nmul = in->inverse ? 1.0 : m->mark[i];
         f->settle = in->settle;
         f->mt_off = in->mt_off;
         f->nmt = in->nmt;
@@ -81,6 +77,20 @@ xcr_status xcr__fast_tab_init(xcr__fast_tab *t, const xcr_market *m,
         t->any_slow = t->any_slow || !ok;
     }
     return XCR_OK;
+}
+
+void xcr__fast_tab_refresh(xcr__fast_tab *t, const xcr_market *m)
+{
+    const xcr_book *b = m->book;
+    for (size_t i = 0; i < b->n_insts; i++) {
+        const xcr__inst *in = &b->insts[i];
+        xcr__fast_inst *f = &t->inst[i];
+        f->mark = m->mark[i];
+        f->inv_mark = 1.0 / m->mark[i];
+        f->sp = m->price[in->settle];
+        f->a_mul = in->type == XCR_OPTION ? m->unit_value[i] : in->cs;
+        f->nmul = in->inverse ? 1.0 : m->mark[i];
+    }
 }
 
 void xcr__fast_tab_free(xcr__fast_tab *t, const xcr_book *b)

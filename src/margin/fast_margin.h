@@ -73,6 +73,11 @@ typedef struct xcr__fast_tab {
 xcr_status xcr__fast_tab_init(xcr__fast_tab *t, const xcr_market *m,
                               xcr__mpath path);
 void xcr__fast_tab_free(xcr__fast_tab *t, const xcr_book *b);
+/* Re-read the price-dependent fields (mark, 1/mark, settlement price,
+ * option value, notional multiplier) after m's prices or vols changed;
+ * the bracket rows depend on the book only.  No allocation (the live
+ * monitor calls it per tick). */
+void xcr__fast_tab_refresh(xcr__fast_tab *t, const xcr_market *m);
 
 /* Evaluate accounts [lo, hi) into out[lo..hi); ws is the caller's
  * workspace (left clean, as the evaluator leaves it). */

@@ -280,6 +280,39 @@ static void prefetch_phys(const xcr_monitor *m, uint32_t ph, bool rows)
         prefetch_account(m->ebook, ph, rows);
 }
 
+/* Entry k has been evaluated (account idx of mk's book): note a
+ * non-finite result and whether its alert band changed. */
+static void check_entry(const xcr_monitor *m, eval_job *j,
+                        const xcr_market *mk, size_t idx, size_t k)
+{
+    /* the lowest slot, not the first entry: the error names the same
+     * account whatever order the entries are in */
+    if (!finite_result((xcr_mode)mk->book->acct_mode[idx], &j->out[k]) &&
+        (!j->bad || j->slots[k] < j->slots[j->bad - 1]))
+        j->bad = k + 1;
+    if (j->flags)
+        j->flags[k] = m->band[j->slots[k]] != band_of(m, &j->out[k]);
+}
+
+/* Shortest run of consecutive evaluation-copy accounts worth handing to
+ * the streaming kernel (below it, per-account evaluation with the
+ * prefetching below is as fast). */
+#define MIN_RUN 8
+
+/* The length of the run of consecutive ebook indices starting at entry k
+ * (entries k .. k+len-1 are accounts ph[k] .. ph[k]+len-1), or 0 when it
+ * is shorter than MIN_RUN or entry k is an overlay account. */
+static size_t phys_run(const xcr_monitor *m, const uint32_t *ph, size_t k,
+                       size_t hi)
+{
+    if (!m->eftab_ok || ph[k] == UINT32_MAX)
+        return 0;
+    size_t len = 1;
+    while (k + len < hi && ph[k + len] == ph[k] + len)
+        len++;
+    return len >= MIN_RUN ? len : 0;
+}
+
 static void *eval_worker(void *arg)
 {
     eval_job *j = arg;
@@ -303,6 +336,17 @@ static void *eval_worker(void *arg)
     }
     const uint32_t *ph = j->phys;
     for (size_t k = j->lo; k < j->hi; k++) {
+        size_t run = ph ? phys_run(m, ph, k, j->hi) : 0;
+        if (run) {
+            /* consecutive accounts of the evaluation copy: the streaming
+             * kernel, bit-identical to xcr__eval_account (fast_margin.h) */
+            xcr__fast_eval_range_at(m->emkt, &m->eftab, ph[k], ph[k] + run,
+                                    j->ws, &j->out[k], NULL);
+            for (size_t e = k + run; k < e; k++)
+                check_entry(m, j, m->emkt, ph[k], k);
+            k--;
+            continue;
+        }
         if (k + 2 * PF < j->hi) {
             if (ph)
                 prefetch_phys(m, ph[k + 2 * PF], false);
@@ -325,13 +369,7 @@ static void *eval_worker(void *arg)
             slot_target(m, j->slots[k], &mk, &idx);
         }
         xcr__eval_account(mk, NULL, idx, j->ws, &j->out[k], NULL, NULL);
-        /* the lowest slot, not the first entry: the error names the same
-         * account whatever order the entries are in */
-        if (!finite_result((xcr_mode)mk->book->acct_mode[idx], &j->out[k]) &&
-            (!j->bad || j->slots[k] < j->slots[j->bad - 1]))
-            j->bad = k + 1;
-        if (j->flags)
-            j->flags[k] = m->band[j->slots[k]] != band_of(m, &j->out[k]);
+        check_entry(m, j, mk, idx, k);
     }
     return NULL;
 }
@@ -634,6 +672,9 @@ static int cmp_count(const void *x, const void *y)
 
 static void free_ebook(xcr_monitor *m)
 {
+    if (m->eftab_ok)
+        xcr__fast_tab_free(&m->eftab, m->ebook);
+    m->eftab_ok = false;
     xcr_market_free(m->emkt);
     xcr_book_free(m->ebook);
     free(m->phys_of);
@@ -693,10 +734,22 @@ static xcr_status build_ebook(xcr_monitor *m, xcr_error *err)
         s = xcr_book_finalize(e, err);
     if (s == XCR_OK)
         s = live_market(m, e, &m->emkt, err);
-    if (s != XCR_OK)
+    if (s == XCR_OK) {
+        if (xcr__fast_tab_init(&m->eftab, m->emkt, XCR__MPATH_AUTO) != XCR_OK)
+            s = xcr__fail(err, XCR_ENOMEM, "out of memory");
+        else
+            m->eftab_ok = true;
+    }
+    if (s != XCR_OK) {
+        if (m->eftab_ok)
+            xcr__fast_tab_free(&m->eftab, e);
+        m->eftab_ok = false;
+        xcr_market_free(m->emkt);
+        m->emkt = NULL;
         xcr_book_free(e);
-    else
+    } else {
         m->ebook = e;
+    }
 done:
     free(sa);
     free(ca);
@@ -1222,6 +1275,8 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
                     m->touched_phys[nt++] = UINT32_MAX;
                     break;
                 }
+        if (m->eftab_ok) /* the kernel's per-instrument prices */
+            xcr__fast_tab_refresh(&m->eftab, m->emkt);
         size_t bad = run_eval(m, m->touched, m->touched_phys, nt, m->scratch,
                               m->flags, false);
         if (bad) {
