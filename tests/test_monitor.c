@@ -381,7 +381,8 @@ Test(monitor, tick_alerts_equal_reference_diff)
 {
     uint64_t seed = xt_seed(20261124);
     rng_state = seed;
-    xcr_demo_opts d = {300, 7, 3};
+    /* 3,000 accounts: a tick's alerts are made on two threads and merged */
+    xcr_demo_opts d = {3000, 7, 3};
     xcr_book *book = NULL;
     cr_assert_eq(xcr_demo_book(&d, NULL, &book, NULL), XCR_OK);
     xcr_monitor_opts o;
@@ -397,7 +398,7 @@ Test(monitor, tick_alerts_equal_reference_diff)
     size_t n = xcr_book_account_count(b), na = xcr_book_asset_count(b);
     xcr_account_result *before = calloc(n, sizeof *before);
     size_t total = 0;
-    for (int step = 0; step < 300; step++) {
+    for (int step = 0; step < 100; step++) {
         for (size_t i = 0; i < n; i++)
             cr_assert_eq(xcr_monitor_account_result(
                              m, xcr_book_account_id(b, i), &before[i]),
@@ -408,6 +409,10 @@ Test(monitor, tick_alerts_equal_reference_diff)
         cr_assert_eq(xcr_monitor_apply_ticks(m, &t, 1, 1.7e9, &r, &err),
                      XCR_OK, "seed %llu step %d: %s",
                      (unsigned long long)seed, step, err.msg);
+        /* the reference alerts in canonical order (account index; status
+         * first, then the levels in their configured order) against the
+         * tick's alerts, the newest r.alerts of the ring */
+        cr_assert_geq(m->ring_len, r.alerts);
         size_t want = 0;
         for (size_t i = 0; i < n; i++) {
             xcr_account_result a;
@@ -419,6 +424,31 @@ Test(monitor, tick_alerts_equal_reference_diff)
         cr_assert_eq(r.alerts, want, "seed %llu step %d: %zu alerts, the "
                      "reference diff gives %zu",
                      (unsigned long long)seed, step, r.alerts, want);
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            xcr_account_result a;
+            xcr_monitor_account_result(m, xcr_book_account_id(b, i), &a);
+            for (int l = -1; l < (int)o.n_levels; l++) {
+                bool st = l < 0;
+                if (st ? a.status == before[i].status
+                       : (before[i].health >= lv[l]) == (a.health >= lv[l]))
+                    continue;
+                const xcr__alert *al =
+                    &m->ring[(m->ring_head + m->ring_len - r.alerts + at) %
+                             m->ring_cap];
+                cr_assert_str_eq(al->account, xcr_book_account_id(b, i),
+                                 "seed %llu step %d alert %zu",
+                                 (unsigned long long)seed, step, at);
+                cr_assert_eq(al->seq, r.first_alert + at);
+                cr_assert_eq(al->kind, st ? 0 : 1);
+                cr_assert_eq(al->from, (uint8_t)before[i].status);
+                cr_assert_eq(al->to, (uint8_t)a.status);
+                cr_assert(st ? isnan(al->level) : al->level == lv[l]);
+                cr_assert(al->health == a.health ||
+                          (isnan(al->health) && isnan(a.health)));
+                at++;
+            }
+        }
         total += want;
     }
     cr_assert_gt(total, 100, "seed %llu: the moves must raise alerts",

@@ -104,10 +104,7 @@ static bool grow_slots(xcr_monitor *m, size_t n)
     uint8_t *fl = realloc(m->flags, cap);
     if (fl)
         m->flags = fl;
-    uint32_t *ak = realloc(m->alert_k, cap * sizeof *ak);
-    if (ak)
-        m->alert_k = ak;
-    if (!r || !s || !a || !sc || !t || !tp || !tb || !fl || !bd || !ak)
+    if (!r || !s || !a || !sc || !t || !tp || !tb || !fl || !bd)
         return false;
     memset(m->touched_bits, 0, (cap / 64 + 1) * sizeof *tb);
     m->cap_slots = cap;
@@ -128,8 +125,9 @@ static void recount(xcr_monitor *m)
 /* The alert band of a result (monitor_int.h): status and the number of
  * levels at or below its health.  Because `health >= level` is monotone in
  * health, two healths give the same set of levels passed exactly when they
- * pass the same number of them (NaN passes none), so
- * band(o) != band(r)  <=>  crosses(o, r). */
+ * pass the same number of them (NaN passes none), so band(o) != band(r)
+ * exactly when going from o to r raises an alert (a status change or a
+ * level crossed in either direction). */
 static uint8_t band_of(const xcr_monitor *m, const xcr_account_result *r)
 {
     unsigned n = 0;
@@ -196,19 +194,6 @@ static void huge_hint_all(const xcr_monitor *m)
 }
 
 /* MARK: parallel evaluation ------------------------------------------------ */
-
-/* Does going from `o` to `r` raise an alert (status change or a health
- * level crossed in either direction)? */
-static bool crosses(const xcr_monitor *m, const xcr_account_result *o,
-                    const xcr_account_result *r)
-{
-    if (o->status != r->status)
-        return true;
-    for (size_t l = 0; l < m->n_levels; l++)
-        if ((o->health >= m->levels[l]) != (r->health >= m->levels[l]))
-            return true;
-    return false;
-}
 
 typedef struct eval_job {
     xcr_monitor *m;
@@ -778,9 +763,11 @@ static xcr_status set_main(xcr_monitor *m, xcr_book *b, xcr_error *err)
     m->n_main = b->n_accts;
     free(m->main_state);
     free(m->main_ov);
+    free(m->off_bits);
     m->main_state = calloc(m->n_main + 1, 1);
     m->main_ov = calloc(m->n_main + 1, sizeof *m->main_ov);
-    if (!m->main_state || !m->main_ov)
+    m->off_bits = calloc(m->n_main / 64 + 1, sizeof *m->off_bits);
+    if (!m->main_state || !m->main_ov || !m->off_bits)
         return xcr__fail(err, XCR_ENOMEM, "out of memory");
     TRY(build_ebook(m, err));
     return build_index(m, err);
@@ -803,35 +790,52 @@ xcr_status xcr_monitor_compact(xcr_monitor *m, xcr_error *err)
     return full_recompute(m, err);
 }
 
+/* Main account i is shadowed (1) or deleted (2): also in off_bits, which
+ * a tick scans in evaluation-copy order instead of reading main_state at
+ * scattered slots. */
+static void set_main_state(xcr_monitor *m, size_t i, uint8_t state)
+{
+    m->main_state[i] = state;
+    const uint32_t ph = m->phys_of[i];
+    m->off_bits[ph >> 6] |= (uint64_t)1 << (ph & 63);
+}
+
 /* MARK: alerts ------------------------------------------------------------------ */
 
-static bool push_pending(xcr_monitor *m, const xcr__alert *a)
+/* Append x to the growable array (*a, *n, *cap). */
+static bool alert_push(xcr__alert **a, size_t *n, size_t *cap,
+                       const xcr__alert *x)
 {
-    if (m->n_pending == m->cap_pending) {
-        size_t cap = m->cap_pending ? 2 * m->cap_pending : 64;
-        xcr__alert *p = realloc(m->pending, cap * sizeof *p);
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        xcr__alert *p = realloc(*a, c * sizeof *p);
         if (!p)
             return false;
-        m->pending = p;
-        m->cap_pending = cap;
+        *a = p;
+        *cap = c;
     }
-    m->pending[m->n_pending++] = *a;
+    (*a)[(*n)++] = *x;
     return true;
 }
 
-/* Alerts for one account going from `o` to `r` (o NULL: a new account,
- * counted as healthy with infinite health). */
-static bool diff_alerts(xcr_monitor *m, const char *id, double now,
-                        const xcr_account_result *o,
-                        const xcr_account_result *r)
+static bool push_pending(xcr_monitor *m, const xcr__alert *a)
 {
-    xcr_acct_status from = o ? o->status : XCR_HEALTHY;
-    double h0 = o ? o->health : INFINITY;
-    xcr_account_result fresh = {0};
-    fresh.status = XCR_HEALTHY;
-    fresh.health = INFINITY;
-    if (!crosses(m, o ? o : &fresh, r))
+    return alert_push(&m->pending, &m->n_pending, &m->cap_pending, a);
+}
+
+/* Alerts for one account whose old result had alert band `band0`
+ * (band_of) going to `r`.  The band holds all the old result an alert
+ * needs: its status, and which levels its health passed — level l exactly
+ * when more levels than level_lt[l] (the levels below it) were passed,
+ * since the passed levels are the lowest ones. */
+static bool band_alerts(const xcr_monitor *m, xcr__alert **buf, size_t *n,
+                        size_t *cap, uint64_t seq0, const char *id,
+                        double now, uint8_t band0, const xcr_account_result *r)
+{
+    if (band0 == band_of(m, r))
         return true;
+    const xcr_acct_status from = (xcr_acct_status)(band0 >> 4);
+    const unsigned passed0 = band0 & 15u;
     xcr__alert a;
     memset(&a, 0, sizeof a);
     a.update_seq = m->seq + 1;
@@ -845,23 +849,36 @@ static bool diff_alerts(xcr_monitor *m, const char *id, double now,
     memcpy(a.account, id, idl);
     a.account[idl] = '\0';
     if (from != r->status) {
-        a.seq = m->alert_seq + m->n_pending + 1;
+        a.seq = seq0 + *n + 1;
         a.kind = 0;
         a.level = NAN;
-        if (!push_pending(m, &a))
+        if (!alert_push(buf, n, cap, &a))
             return false;
     }
     for (size_t l = 0; l < m->n_levels; l++) {
         double lv = m->levels[l];
-        if ((h0 >= lv) != (r->health >= lv)) {
-            a.seq = m->alert_seq + m->n_pending + 1;
+        if ((passed0 > m->level_lt[l]) != (r->health >= lv)) {
+            a.seq = seq0 + *n + 1;
             a.kind = 1;
             a.level = lv;
-            if (!push_pending(m, &a))
+            if (!alert_push(buf, n, cap, &a))
                 return false;
         }
     }
     return true;
+}
+
+/* Alerts for one account going from `o` to `r` (o NULL: a new account,
+ * counted as healthy with infinite health). */
+static bool diff_alerts(xcr_monitor *m, const char *id, double now,
+                        const xcr_account_result *o,
+                        const xcr_account_result *r)
+{
+    xcr_account_result fresh = {0};
+    fresh.status = XCR_HEALTHY;
+    fresh.health = INFINITY;
+    return band_alerts(m, &m->pending, &m->n_pending, &m->cap_pending,
+                       m->alert_seq, id, now, band_of(m, o ? o : &fresh), r);
 }
 
 static void commit_alerts(xcr_monitor *m)
@@ -906,6 +923,11 @@ static xcr_status init_common(xcr_monitor *m, const xcr_monitor_opts *o,
         static const double dflt[] = {1.5, 1.2, 1.1};
         memcpy(m->levels, dflt, sizeof dflt);
         m->n_levels = 3;
+    }
+    for (size_t l = 0; l < m->n_levels; l++) {
+        m->level_lt[l] = 0;
+        for (size_t k = 0; k < m->n_levels; k++)
+            m->level_lt[l] += m->levels[k] < m->levels[l];
     }
     m->ring_cap = m->opts.alert_ring;
     m->ring = calloc(m->ring_cap, sizeof *m->ring);
@@ -1000,10 +1022,14 @@ void xcr_monitor_free(xcr_monitor *m)
     free(m->touched);
     free(m->touched_phys);
     free(m->touched_bits);
+    free(m->off_bits);
     free(m->flags);
-    free(m->alert_k);
     free(m->ring);
     free(m->pending);
+    for (size_t t = 0; t < XCR__MAX_THREADS; t++) {
+        free(m->ta[t].a);
+        free(m->ta[t].rec);
+    }
     free(m);
 }
 
@@ -1069,7 +1095,7 @@ static xcr_status state_upsert(xcr_monitor *m, acct_def *d, xcr_error *err)
     m->def_main[k] = i;
     m->def_exposed[k] = ex;
     if (i >= 0) {
-        m->main_state[i] = 1;
+        set_main_state(m, (size_t)i, 1);
         m->main_ov[i] = (int32_t)k;
     }
     if (xcr__strmap_put(&m->ov_map, d->id, (uint32_t)k, NULL) != XCR_OK)
@@ -1082,7 +1108,7 @@ static xcr_status state_delete(xcr_monitor *m, const char *id, xcr_error *err)
     long k = def_index(m, id);
     if (k >= 0) {
         if (m->def_main[k] >= 0)
-            m->main_state[m->def_main[k]] = 2;
+            set_main_state(m, (size_t)m->def_main[k], 2);
         xcr_account_upsert_free(m->defs[k]);
         free(m->def_exposed[k]);
         for (size_t j = (size_t)k + 1; j < m->n_defs; j++) {
@@ -1103,7 +1129,7 @@ static xcr_status state_delete(xcr_monitor *m, const char *id, xcr_error *err)
     long i = live_main(m, id);
     if (i < 0)
         return xcr__fail(err, XCR_ENOTFOUND, "unknown account \"%.64s\"", id);
-    m->main_state[i] = 2;
+    set_main_state(m, (size_t)i, 2);
     return XCR_OK;
 }
 
@@ -1176,12 +1202,6 @@ static char *ticks_json(const xcr_book *b, const xcr_tick *t, size_t n)
     return s;
 }
 
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
 static xcr_status store_append(xcr_monitor *m, double now, const char *kind,
                                const char *body, xcr_error *err)
 {
@@ -1196,19 +1216,144 @@ static xcr_status store_append(xcr_monitor *m, double now, const char *kind,
 
 /* MARK: live updates ------------------------------------------------------------ */
 
-/* Sort the flagged entries alert_k[0..nf) by slot (canonical order); a
- * slot is in touched[] at most once, so the keys are distinct. */
-static bool canonical_alerts(xcr_monitor *m, size_t nf)
+/* MARK: a tick's alerts ---------------------------------------------------- */
+
+typedef struct alert_job {
+    xcr_monitor *m;
+    struct xcr__tick_alerts *ta;
+    size_t lo, hi;
+    double now;
+} alert_job;
+
+/* The alerts of entries [lo, hi) whose band changed (flags), in entry
+ * order: entries, old bands (all of the old result an alert needs) and
+ * the evaluation copy's ids are read in storage order. */
+static void *alert_worker(void *arg)
 {
-    uint64_t *key = malloc(nf * sizeof *key);
-    if (!key)
+    alert_job *j = arg;
+    xcr_monitor *m = j->m;
+    struct xcr__tick_alerts *ta = j->ta;
+    ta->n = ta->nrec = 0;
+    ta->oom = false;
+    for (size_t k = j->lo; k < j->hi; k++) {
+        if (!m->flags[k])
+            continue;
+        const uint32_t sl = m->touched[k], ph = m->touched_phys[k];
+        const char *id;
+        if (ph != UINT32_MAX) {
+            id = m->ebook->acct_id[ph];
+        } else {
+            const xcr_market *mk;
+            size_t idx;
+            slot_target(m, sl, &mk, &idx);
+            id = mk->book->acct_id[idx];
+        }
+        if (ta->nrec == ta->cap_rec) {
+            size_t c = ta->cap_rec ? 2 * ta->cap_rec : 256;
+            uint32_t *r = realloc(ta->rec, 2 * c * sizeof *r);
+            if (!r) {
+                ta->oom = true;
+                return NULL;
+            }
+            ta->rec = r;
+            ta->cap_rec = c;
+        }
+        ta->rec[2 * ta->nrec] = sl;
+        ta->rec[2 * ta->nrec + 1] = (uint32_t)ta->n;
+        ta->nrec++;
+        if (!band_alerts(m, &ta->a, &ta->n, &ta->cap, 0, id, j->now,
+                         m->band[sl], &m->scratch[k])) {
+            ta->oom = true;
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+/* The tick's alerts (entries 0..nt evaluated into scratch, flagged) into
+ * pending, in canonical order (by slot) and numbered.  The threads make
+ * them per range of entries; the alerting accounts are then sorted by
+ * slot — distinct keys — with three stable counting passes over 11 bits
+ * each (LSD radix sort: a few passes over memory instead of n log n
+ * comparisons), and their alerts copied in that order. */
+static bool tick_alerts(xcr_monitor *m, size_t nt, double now)
+{
+    int nth = xcr__thread_count(m->threads, nt * 8);
+    if (nth > m->n_ws)
+        nth = m->n_ws;
+    if (nth < 1)
+        nth = 1;
+    alert_job jobs[XCR__MAX_THREADS];
+    for (int t = 0; t < nth; t++)
+        jobs[t] = (alert_job){m, &m->ta[t], nt * (size_t)t / (size_t)nth,
+                              nt * (size_t)(t + 1) / (size_t)nth, now};
+    xcr__run_jobs(alert_worker, jobs, sizeof jobs[0], nth);
+    size_t nf = 0, na = 0;
+    for (int t = 0; t < nth; t++) {
+        if (m->ta[t].oom)
+            return false;
+        nf += m->ta[t].nrec;
+        na += m->ta[t].n;
+    }
+    m->n_pending = 0;
+    if (na > m->cap_pending) {
+        xcr__alert *p = realloc(m->pending, na * sizeof *p);
+        if (!p)
+            return false;
+        m->pending = p;
+        m->cap_pending = na;
+    }
+    /* key: slot; value: thread << 24 | record (records < 2^24 per thread
+     * would need 16M alerting accounts in one tick; checked) */
+    uint32_t *key = malloc(2 * (nf + 1) * sizeof *key);
+    uint32_t *tmp = malloc(2 * (nf + 1) * sizeof *tmp);
+    bool ok = key && tmp;
+    size_t f = 0;
+    for (int t = 0; t < nth && ok; t++) {
+        const struct xcr__tick_alerts *ta = &m->ta[t];
+        ok = ta->nrec < (1u << 24);
+        for (size_t r = 0; r < ta->nrec && ok; r++, f++) {
+            key[2 * f] = ta->rec[2 * r];
+            key[2 * f + 1] = (uint32_t)t << 24 | (uint32_t)r;
+        }
+    }
+    if (!ok) {
+        free(key);
+        free(tmp);
         return false;
-    for (size_t f = 0; f < nf; f++)
-        key[f] = (uint64_t)m->touched[m->alert_k[f]] << 32 | m->alert_k[f];
-    qsort(key, nf, sizeof *key, cmp_u64);
-    for (size_t f = 0; f < nf; f++)
-        m->alert_k[f] = (uint32_t)key[f];
+    }
+    size_t count[2048];
+    for (unsigned shift = 0; shift < 33; shift += 11) {
+        memset(count, 0, sizeof count);
+        for (f = 0; f < nf; f++)
+            count[key[2 * f] >> shift & 2047u]++;
+        size_t at = 0;
+        for (size_t d = 0; d < 2048; d++) {
+            size_t c = count[d];
+            count[d] = at;
+            at += c;
+        }
+        for (f = 0; f < nf; f++) {
+            size_t to = count[key[2 * f] >> shift & 2047u]++;
+            tmp[2 * to] = key[2 * f];
+            tmp[2 * to + 1] = key[2 * f + 1];
+        }
+        uint32_t *sw = key;
+        key = tmp;
+        tmp = sw;
+    }
+    for (f = 0; f < nf; f++) {
+        const struct xcr__tick_alerts *ta = &m->ta[key[2 * f + 1] >> 24];
+        const size_t r = key[2 * f + 1] & 0xFFFFFFu;
+        const size_t end = r + 1 < ta->nrec ? ta->rec[2 * r + 3] : ta->n;
+        for (size_t q = ta->rec[2 * r + 1]; q < end; q++) {
+            xcr__alert *a = &m->pending[m->n_pending++];
+            *a = ta->a[q];
+            a->seq = m->alert_seq + m->n_pending;
+        }
+    }
     free(key);
+    free(tmp);
     return true;
 }
 
@@ -1256,15 +1401,12 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
         }
         size_t words = (m->n_main + 63) / 64;
         for (size_t w = 0; w < words; w++) {
-            uint64_t x = m->touched_bits[w];
+            uint64_t x = m->touched_bits[w] & ~m->off_bits[w];
             m->touched_bits[w] = 0;
             while (x) {
                 uint32_t ph = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(x));
-                uint32_t sl = m->slot_of_phys[ph];
-                if (m->main_state[sl] == 0) {
-                    m->touched[nt] = sl;
-                    m->touched_phys[nt++] = ph;
-                }
+                m->touched[nt] = m->slot_of_phys[ph];
+                m->touched_phys[nt++] = ph;
                 x &= x - 1;
             }
         }
@@ -1290,36 +1432,9 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
         }
     }
     m->n_pending = 0;
-    /* the alerting accounts (flagged: their band changed), then their
-     * alerts in canonical order; each reads the account's old result and
-     * id, scattered like the accounts: prefetched as in the evaluation
-     * (entries 2·PF ahead, id strings PF ahead) */
-    size_t nf = 0;
-    for (size_t k = 0; k < nt && s == XCR_OK; k++)
-        if (m->flags[k])
-            m->alert_k[nf++] = (uint32_t)k;
-    if (nf > 1 && s == XCR_OK && !canonical_alerts(m, nf))
+    /* the alerting accounts (flagged: their band changed), their alerts */
+    if (s == XCR_OK && !tick_alerts(m, nt, now))
         s = xcr__fail(err, XCR_ENOMEM, "out of memory");
-    for (size_t f = 0; f < nf && s == XCR_OK; f++) {
-        const xcr_market *mk;
-        size_t idx;
-        if (f + 2 * PF < nf) {
-            uint32_t ahead = m->touched[m->alert_k[f + 2 * PF]];
-            slot_target(m, ahead, &mk, &idx);
-            __builtin_prefetch(&mk->book->acct_id[idx]);
-            __builtin_prefetch(&m->res[ahead]);
-        }
-        if (f + PF < nf) {
-            slot_target(m, m->touched[m->alert_k[f + PF]], &mk, &idx);
-            __builtin_prefetch(mk->book->acct_id[idx]);
-        }
-        size_t k = m->alert_k[f];
-        uint32_t sl = m->touched[k];
-        slot_target(m, sl, &mk, &idx);
-        if (!diff_alerts(m, mk->book->acct_id[idx], now, &m->res[sl],
-                         &m->scratch[k]))
-            s = xcr__fail(err, XCR_ENOMEM, "out of memory");
-    }
     if (s == XCR_OK)
         s = store_append(m, now, "prices", body, err);
     if (s != XCR_OK) {

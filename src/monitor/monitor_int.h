@@ -117,6 +117,7 @@ typedef struct sums3 {
 struct xcr_monitor {
     xcr_monitor_opts opts;
     double levels[XCR_MONITOR_MAX_LEVELS];
+    unsigned level_lt[XCR_MONITOR_MAX_LEVELS]; /* levels below levels[l] */
     size_t n_levels;
     int threads;
 
@@ -136,6 +137,7 @@ struct xcr_monitor {
     uint32_t *slot_of_phys;        /* ebook index → main slot              */
     uint32_t *idx_off, *idx_acct;  /* asset → ebook indices (CSR)          */
     uint8_t *main_state;           /* 0 live, 1 shadowed, 2 deleted        */
+    uint64_t *off_bits;            /* by ebook index: main_state != 0      */
     int32_t *main_ov;              /* overlay index of a shadowed account  */
 
     /* overlay */
@@ -171,9 +173,17 @@ struct xcr_monitor {
     uint32_t *touched_phys;        /* ebook index, UINT32_MAX = overlay    */
     xcr_account_result *scratch;
     uint8_t *flags;                /* per touched account: alerts?         */
-    uint32_t *alert_k;             /* the flagged positions in touched[]   */
     xcr__ws ws[XCR__MAX_THREADS];
     int n_ws;
+    /* a tick's alerts as its threads make them (per thread: the alerts,
+     * and per alerting account its slot and first alert) */
+    struct xcr__tick_alerts {
+        xcr__alert *a;
+        size_t n, cap;
+        uint32_t *rec; /* pairs: slot, index of its first alert in a */
+        size_t nrec, cap_rec;
+        bool oom;
+    } ta[XCR__MAX_THREADS];
 
     /* counters */
     uint64_t seq, ticks, alert_seq;
