@@ -16,6 +16,7 @@
 
 #include "eval_math.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #if defined(__GNUC__)
@@ -74,6 +75,11 @@ xcr_status xcr__fast_tab_init(xcr__fast_tab *t, const xcr_market *m,
         for (uint32_t k = 0; k < XCR__FAST_NB; k++)
             c[k] = ok && k + 1 < in->nmt ? mt[k].hi : NAN;
         f->slow_br = !ok;
+        f->cap0 = c[0];
+        f->b0_imr = in->nmt ? mt[0].imr : 0;
+        f->b0_mmr = in->nmt ? mt[0].mmr : 0;
+        f->b0_cum_im = in->nmt ? mt[0].cum_im : 0;
+        f->b0_cum_mm = in->nmt ? mt[0].cum_mm : 0;
         t->any_slow = t->any_slow || !ok;
     }
     return XCR_OK;
@@ -238,6 +244,40 @@ static XCR_FAST_INLINE void phase_a(const xcr_book *b, const xcr__fast_tab *t,
 }
 
 #if defined(__GNUC__)
+_Static_assert(offsetof(xcr__fast_inst, inv_mark) ==
+                       offsetof(xcr__fast_inst, a_mul) + 24 &&
+                   offsetof(xcr__fast_inst, m_inv) ==
+                       offsetof(xcr__fast_inst, sp) + 24 &&
+                   offsetof(xcr__fast_inst, b0_cum_mm) ==
+                       offsetof(xcr__fast_inst, b0_imr) + 24,
+               "fast_inst rows must be contiguous");
+_Static_assert(offsetof(xcr__mtier, cum_mm) == offsetof(xcr__mtier, imr) + 24,
+               "mtier imr, mmr, cum_im, cum_mm must be contiguous");
+
+/* Four 32-byte rows, one per lane (the row at byte offset `off` of each
+ * of the four structs p[0..3]), transposed: out[k] holds field k of the
+ * four lanes.  Four loads and eight shuffles instead of sixteen scalar
+ * loads and inserts; bits are moved, never changed. */
+static XCR_FAST_INLINE void transpose_rows(const void *p0, const void *p1,
+                                           const void *p2, const void *p3,
+                                           size_t off, xcr__v4d out[4])
+{
+    typedef long long v4i __attribute__((vector_size(32)));
+    xcr__v4d r0, r1, r2, r3;
+    memcpy(&r0, (const unsigned char *)p0 + off, sizeof r0);
+    memcpy(&r1, (const unsigned char *)p1 + off, sizeof r1);
+    memcpy(&r2, (const unsigned char *)p2 + off, sizeof r2);
+    memcpy(&r3, (const unsigned char *)p3 + off, sizeof r3);
+    const xcr__v4d t0 = __builtin_shuffle(r0, r1, (v4i){0, 4, 2, 6});
+    const xcr__v4d t1 = __builtin_shuffle(r0, r1, (v4i){1, 5, 3, 7});
+    const xcr__v4d t2 = __builtin_shuffle(r2, r3, (v4i){0, 4, 2, 6});
+    const xcr__v4d t3 = __builtin_shuffle(r2, r3, (v4i){1, 5, 3, 7});
+    out[0] = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5});
+    out[1] = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5});
+    out[2] = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
+    out[3] = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
+}
+
 /* Phase A four positions at a time (the AVX2 kernel): the same operations
  * as phase_a, lane by lane — every lane of a vector +, −, ×, ÷ is the
  * correctly rounded IEEE operation on that lane's operands, fabs is the
@@ -267,15 +307,14 @@ static XCR_FAST_INLINE uint32_t phase_a4(const xcr_book *b,
         xcr__v4d size, entry;
         memcpy(&size, b->pos_size + p, sizeof size);
         memcpy(&entry, b->pos_entry + p, sizeof entry);
-#define XCR__LANES(field) {f[0]->field, f[1]->field, f[2]->field, f[3]->field}
-        const xcr__v4d a_mul = XCR__LANES(a_mul), mark = XCR__LANES(mark),
-                       inv_mark = XCR__LANES(inv_mark), sp = XCR__LANES(sp),
-                       cs = XCR__LANES(cs), nmul = XCR__LANES(nmul);
-        const xcr__v4l opt = {(long long)f[0]->m_opt, (long long)f[1]->m_opt,
-                              (long long)f[2]->m_opt, (long long)f[3]->m_opt};
-        const xcr__v4l inv = {(long long)f[0]->m_inv, (long long)f[1]->m_inv,
-                              (long long)f[2]->m_inv, (long long)f[3]->m_inv};
-#undef XCR__LANES
+        xcr__v4d row[4];
+        transpose_rows(f[0], f[1], f[2], f[3], offsetof(xcr__fast_inst, a_mul),
+                       row);
+        const xcr__v4d a_mul = row[0], cs = row[1], mark = row[2],
+                       inv_mark = row[3];
+        transpose_rows(f[0], f[1], f[2], f[3], offsetof(xcr__fast_inst, sp), row);
+        const xcr__v4d sp = row[0], nmul = row[1];
+        const xcr__v4l opt = (xcr__v4l)row[2], inv = (xcr__v4l)row[3];
 #define XCR__SEL(m, x, y)                                                     \
     ((xcr__v4d)(((xcr__v4l)(x) & (m)) | ((xcr__v4l)(y) & ~(m))))
         const xcr__v4d a = size * a_mul;
@@ -288,20 +327,32 @@ static XCR_FAST_INLINE uint32_t phase_a4(const xcr_book *b,
         memcpy(upnl + q, &vu, sizeof vu);
         const xcr__v4d notional =
             (xcr__v4d)((xcr__v4l)size & absmask) * cs * nmul;
-        const xcr__mtier *mt[4];
-        for (int j = 0; j < 4; j++) {
-            const uint32_t ii = b->pos_inst[p + (uint32_t)j];
+        for (int j = 0; j < 4; j++)
             settle[q + (uint32_t)j] = f[j]->settle;
-            mt[j] = &mtiers[f[j]->mt_off +
-                            bracket_count(t->caps + (size_t)ii * XCR__FAST_NB,
-                                          notional[j], true)];
+        /* The bracket: 0 in every lane when no notional reaches its first
+         * cap (the common case; equal to the count below, the caps being
+         * increasing; a NaN cap0 is never reached), read from the rows;
+         * otherwise counted per lane as in phase_a. */
+        const xcr__v4d cap0 = {f[0]->cap0, f[1]->cap0, f[2]->cap0,
+                               f[3]->cap0};
+        const xcr__v4l reach = (xcr__v4l)(notional >= cap0);
+        if ((reach[0] | reach[1] | reach[2] | reach[3]) == 0) {
+            transpose_rows(f[0], f[1], f[2], f[3],
+                           offsetof(xcr__fast_inst, b0_imr), row);
+        } else {
+            const xcr__mtier *mt[4];
+            for (int j = 0; j < 4; j++) {
+                const uint32_t ii = b->pos_inst[p + (uint32_t)j];
+                mt[j] = &mtiers[f[j]->mt_off +
+                                bracket_count(t->caps +
+                                                  (size_t)ii * XCR__FAST_NB,
+                                              notional[j], true)];
+            }
+            transpose_rows(mt[0], mt[1], mt[2], mt[3],
+                           offsetof(xcr__mtier, imr), row);
         }
-        const xcr__v4d mmr = {mt[0]->mmr, mt[1]->mmr, mt[2]->mmr, mt[3]->mmr};
-        const xcr__v4d cmm = {mt[0]->cum_mm, mt[1]->cum_mm, mt[2]->cum_mm,
-                              mt[3]->cum_mm};
-        const xcr__v4d imr = {mt[0]->imr, mt[1]->imr, mt[2]->imr, mt[3]->imr};
-        const xcr__v4d cim = {mt[0]->cum_im, mt[1]->cum_im, mt[2]->cum_im,
-                              mt[3]->cum_im};
+        const xcr__v4d imr = row[0], mmr = row[1], cim = row[2],
+                       cmm = row[3];
         const xcr__v4l margined = ~opt | (xcr__v4l)(size < zero);
         const xcr__v4d vm = XCR__SEL(margined, notional * mmr - cmm, zero);
         const xcr__v4d vi = XCR__SEL(margined, notional * imr - cim, zero);

@@ -45,6 +45,8 @@ typedef enum {
 #define XCR__FAST_NB 16
 
 typedef struct xcr__fast_inst {
+    /* Three rows of four 8-byte fields that the AVX2 kernel loads one row
+     * per lane and transposes (phase_a4); keep each row contiguous. */
     double a_mul;    /* uPnL per unit of size: cs, or the option value uv  */
     double cs;       /* contract size (notional)                           */
     double mark;     /* m->mark                                            */
@@ -53,6 +55,9 @@ typedef struct xcr__fast_inst {
     double nmul;     /* notional = |size|·cs·nmul: mark, or 1.0 (inverse)  */
     uint64_t m_opt;  /* all ones for an option                             */
     uint64_t m_inv;  /* all ones for an inverse (non-option) contract      */
+    double b0_imr, b0_mmr, b0_cum_im, b0_cum_mm; /* the first bracket      */
+    double cap0;     /* its cap: notionals below it are in bracket 0 (NaN:
+                        one bracket, or brackets not in the table)         */
     uint32_t settle;
     uint32_t mt_off, nmt;
     uint8_t kind;    /* XCR__FK_*                                          */
