@@ -401,14 +401,15 @@ static inline xcr_acct_status worse(xcr_acct_status x, xcr_acct_status y)
     return x > y ? x : y;
 }
 
-/* A cross account (or a portfolio account of a book without a portfolio
- * model, which the evaluator margins as cross). */
-static XCR_FAST_INLINE void eval_cross(const xcr_market *m,
-                                       const chunk *c, size_t acct,
-                                       xcr__ws *ws, xcr_account_result *out,
-                                       double *surplus)
+/* Net amount per asset of a non-isolated account into ws (balances, then
+ * each position's contribution in position order, as the evaluator adds
+ * them) and the sums of its positions' margins; returns the number of
+ * touched assets (ws->touched). */
+static XCR_FAST_INLINE size_t accumulate_net(const xcr_book *b,
+                                             const chunk *c, size_t acct,
+                                             xcr__ws *ws, double *pos_im_out,
+                                             double *pos_mm_out)
 {
-    const xcr_book *b = m->book;
     size_t nt = 0;
     for (uint32_t k = b->bal_off[acct]; k < b->bal_off[acct + 1]; k++)
         add_net(ws, b->bal_asset[k], b->bal_amt[k], &nt);
@@ -438,6 +439,67 @@ static XCR_FAST_INLINE void eval_cross(const xcr_market *m,
     }
     if (cur != UINT32_MAX)
         ws->net[cur] = run;
+    *pos_im_out = pos_im;
+    *pos_mm_out = pos_mm;
+    return nt;
+}
+
+/* A lending account (Aave health factor, spec §2; margin-models.md
+ * §14.2): the evaluator's lending branch, operation for operation.  The
+ * positions' own margins do not count in this mode. */
+static XCR_FAST_INLINE void eval_lending(const xcr_market *m,
+                                         const chunk *c, size_t acct,
+                                         xcr__ws *ws,
+                                         xcr_account_result *out,
+                                         double *surplus)
+{
+    const xcr_book *b = m->book;
+    double pos_im, pos_mm;
+    const size_t nt = accumulate_net(b, c, acct, ws, &pos_im, &pos_mm);
+    const xcr_emode_def *em =
+        b->acct_emode[acct] ? xcr__book_emode(b, b->acct_emode[acct]) : NULL;
+    double equity = 0, c_lt = 0, c_ltv = 0, debt = 0;
+    for (size_t k = 0; k < nt; k++) {
+        const uint32_t a = ws->touched[k];
+        const xcr__asset *as = &b->assets[a];
+        const double v = ws->net[a] * m->price[a];
+        ws->net[a] = 0;
+        ws->seen[a] = 0;
+        equity += v;
+        if (v > 0) {
+            const bool in_em = em && as->emode == em->id;
+            c_lt += v * (in_em ? em->liquidation_threshold : as->lt);
+            c_ltv += v * (in_em ? em->ltv : as->ltv);
+        } else {
+            debt -= v;
+        }
+    }
+    ws->n_kept = nt;
+    double im = debt > 0 ? debt * (c_lt / c_ltv) : 0;
+    if (debt > 0 && c_ltv == 0)
+        im = INFINITY;
+    out->health_factor = debt > 0 ? c_lt / debt : INFINITY;
+    out->borrow_capacity = c_ltv - debt;
+    out->equity = equity;
+    out->collateral = c_lt;
+    out->initial_margin = im;
+    out->maintenance_margin = debt;
+    out->health = debt > 0 ? c_lt / debt : INFINITY;
+    out->status = xcr__em_lending_status(equity, c_lt, c_ltv, debt);
+    if (surplus) /* the evaluator's lending surplus */
+        *surplus = c_lt - debt;
+}
+
+/* A cross account (or a portfolio account of a book without a portfolio
+ * model, which the evaluator margins as cross). */
+static XCR_FAST_INLINE void eval_cross(const xcr_market *m,
+                                       const chunk *c, size_t acct,
+                                       xcr__ws *ws, xcr_account_result *out,
+                                       double *surplus)
+{
+    const xcr_book *b = m->book;
+    double pos_im, pos_mm;
+    const size_t nt = accumulate_net(b, c, acct, ws, &pos_im, &pos_mm);
     double equity = 0, coll = 0, im = pos_im, mm = pos_mm;
     for (size_t k = 0; k < nt; k++) {
         const uint32_t a = ws->touched[k];
@@ -566,8 +628,9 @@ static XCR_FAST_INLINE void range_impl(const xcr_market *m,
             double *s = surplus ? &surplus[i - lo] : NULL;
             if (mode == XCR_MODE_ISOLATED)
                 eval_isolated(m, &c, i, ws, &out[i - lo], s);
-            else if (mode == XCR_MODE_LENDING ||
-                     (mode == XCR_MODE_PORTFOLIO && b->pm))
+            else if (mode == XCR_MODE_LENDING)
+                eval_lending(m, &c, i, ws, &out[i - lo], s);
+            else if (mode == XCR_MODE_PORTFOLIO && b->pm)
                 xcr__eval_account(m, NULL, i, ws, &out[i - lo], NULL, s);
             else
                 eval_cross(m, &c, i, ws, &out[i - lo], s);

@@ -1,11 +1,11 @@
 /* Streaming fast path of the full revaluation (xcr_margin_all).
  *
  * The one definition of margin is xcr__eval_account (eval.c, eval_math.h).
- * This path evaluates the common accounts — cross, isolated and portfolio
- * accounts of a book without a portfolio model, at the market's own prices —
- * with the same IEEE operations in the same order, so its results are
- * bit-identical to the evaluator (tests/test_margin_fast.c checks every
- * field on random books).  What changes is only how the operands are found:
+ * This path evaluates the common accounts — cross, isolated, lending and
+ * portfolio accounts of a book without a portfolio model, at the market's
+ * own prices — with the same IEEE operations in the same order, so its
+ * results are bit-identical to the evaluator (tests/test_margin_fast.c
+ * checks every field on random books).  What changes is only how the operands are found:
  *  - a per-call instrument table (mark, 1/mark, settle price, contract size,
  *    option value, notional multiplier) replaces the branches on type,
  *    inverse and option of the evaluator's per-position loop;
@@ -19,8 +19,9 @@
  *    (bitwise selects) into per-position contribution, uPnL, IM and MM;
  *    phase B reduces them per account in position order, as the evaluator
  *    does, then values the touched assets exactly as it does.
- * Lending accounts, portfolio accounts under a portfolio model and accounts
- * with more positions than a chunk go to xcr__eval_account unchanged.
+ * Lending accounts take the evaluator's health-factor branch here too.
+ * Portfolio accounts under a portfolio model and accounts with more
+ * positions than a chunk go to xcr__eval_account unchanged.
  *
  * Two compilations of one kernel: the baseline x86-64 one (SSE2, one
  * position at a time) and an AVX2 one (`target("avx2")`, phase A four
