@@ -10,7 +10,9 @@
  * in the same run and with the same threads, with the evaluator it must
  * match bit for bit (the reference path, what xcr_margin_all ran before the
  * fast path) and with its own baseline (non-AVX2) kernel.  --old times the
- * reference path in the first two measurements instead.
+ * reference path in the first two measurements instead.  Last, the
+ * layout's floor (margin_floor.h): the same bytes with no margin
+ * arithmetic, whose fraction of the copy bandwidth bounds the kernel's.
  *
  * Usage: margin [--accounts N] [--positions P] [--threads T] [--reps R]
  *               [--seed S] [--old]
@@ -28,6 +30,7 @@
 #include "bench_util.h"
 #include "book/book.h" /* the arrays a revaluation reads (bandwidth) */
 #include "margin/fast_margin.h" /* the path switch (xcr__margin_all_path) */
+#include "margin_floor.h"
 #include "stream.h"
 
 /* Peak resident set size in MiB (Linux reports ru_maxrss in KiB). */
@@ -258,6 +261,16 @@ int main(int argc, char **argv)
     printf("bandwidth: threads=%d bytes_per_revaluation=%.0f gb_per_s=%.2f "
            "stream_copy_gb_per_s=%.2f fraction_of_copy=%.3f\n",
            nthreads, bytes, gbs, copy, copy > 0 ? gbs / copy : 0.0);
+    /* The layout's floor (margin_floor.h): the same bytes read and
+     * written with no margin arithmetic, same threads, same run. */
+    double fl = floor_best_s(b, nthreads, reps, res);
+    if (fl > 0) {
+        double fgbs = bytes / fl / 1e9;
+        printf("floor: threads=%d reps=%d best_s=%.6f gb_per_s=%.2f "
+               "fraction_of_copy=%.3f margin_vs_floor=%.2fx\n",
+               nthreads, reps, fl, fgbs, copy > 0 ? fgbs / copy : 0.0,
+               tn.best / fl);
+    }
 
 
     xcr_market_free(m);

@@ -89,6 +89,7 @@ for n in $(echo "$sizes" | tr ',' ' '); do
     log < "$tmp/margin" >/dev/null
     xp=$(field margin_threads positions_per_s < "$tmp/margin")
     frac=$(field bandwidth fraction_of_copy < "$tmp/margin")
+    ffrac=$(field floor fraction_of_copy < "$tmp/margin")
     np=""
     if [ -n "$py" ]; then
         "$build/xcr" demo --accounts "$n" --positions 8 --seed 1 -o "$tmp/book"
@@ -103,6 +104,8 @@ for n in $(echo "$sizes" | tr ',' ' '); do
         "$(ratio "$xp" "$np")x" "$frac" >> "$table"
     [ -n "$np" ] && printf '%-10s %-34s %14s %14s %14s\n' "$n" \
         "  numpy baseline (pos/s)" "$np" "1" "-" >> "$table"
+    [ -n "$ffrac" ] && printf '%-10s %-34s %14s %14s %14s\n' "$n" \
+        "  layout floor (no arithmetic)" "-" "-" "$ffrac" >> "$table"
     # portfolio margin on N/10 accounts
     pn=$((n / 10 > 1000 ? n / 10 : 1000))
     "$build/bench/portfolio" --accounts "$pn" --reps "$reps" > "$tmp/pf" 2>&1 || true
