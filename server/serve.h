@@ -97,8 +97,12 @@ int serve_handle(struct mg_connection *c, void *cbdata);
  * events; fills err on failure. */
 xcr_status serve_apply_ticks(serve_state *st, const char *text, size_t len,
                              xcr_update_result *r, xcr_error *err);
-/* After an update: publish its alerts and (for ticks) the tick event.
+/* After an update: publish its alerts (upserts, deletes) or the tick
+ * event (ticks, whose alerts the monitor's hook published already).
  * Engine thread. */
+/* Alerts first .. first + n - 1 to the stream (at most the newest 1,000);
+ * also the monitor's on_tick_alerts hook (ctx: the serve_state). */
+void serve_publish_alerts(void *ctx, uint64_t first, size_t n);
 void serve_publish(serve_state *st, const xcr_update_result *r, bool tick);
 
 #endif

@@ -159,21 +159,30 @@ static const double hist_le[SERVE_HIST_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
     0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 
-void serve_publish(serve_state *st, const xcr_update_result *r, bool tick)
+void serve_publish_alerts(void *ctx, uint64_t first_alert, size_t n)
 {
+    serve_state *st = ctx;
     /* the stream carries at most MAX_STREAM_ALERTS alerts per update (the
      * newest); all of them stay in GET /v1/alerts and the log */
-    uint64_t first = r->first_alert;
-    if (r->alerts > MAX_STREAM_ALERTS)
-        first += r->alerts - MAX_STREAM_ALERTS;
-    for (uint64_t s = first; s < r->first_alert + r->alerts; s++) {
+    uint64_t first = first_alert;
+    if (n > MAX_STREAM_ALERTS)
+        first += n - MAX_STREAM_ALERTS;
+    for (uint64_t s = first; s < first_alert + n; s++) {
         char *j = NULL;
         if (xcr_monitor_alert_json(st->mon, s, &j, NULL) == XCR_OK)
             hub_publish(&st->hub, "alert", j);
         free(j);
     }
-    if (!tick)
+}
+
+void serve_publish(serve_state *st, const xcr_update_result *r, bool tick)
+{
+    /* a tick's alerts went out from the monitor's hook as soon as they
+     * were logged (serve_main.c sets on_tick_alerts), before its commit */
+    if (!tick) {
+        serve_publish_alerts(st, r->first_alert, r->alerts);
         return;
+    }
     double sec = r->recompute_ms / 1e3;
     size_t k = 0;
     while (k < SERVE_HIST_BUCKETS && sec > hist_le[k])

@@ -113,6 +113,8 @@ int serve_run(const serve_opts *o)
     mo.overlay_max = o->overlay_max;
     memcpy(mo.levels, o->levels, sizeof mo.levels);
     mo.n_levels = o->n_levels;
+    mo.on_tick_alerts = serve_publish_alerts;
+    mo.on_tick_alerts_ctx = &st;
     xcr_error err = {0};
     int resumed = 0;
     xcr_status s = xcr_monitor_open(&mo, &st.mon, &resumed, &err);

@@ -457,6 +457,111 @@ Test(monitor, tick_alerts_equal_reference_diff)
     xcr_monitor_free(m);
 }
 
+/* The on_tick_alerts hook (monitor.h) sees exactly the tick's alerts,
+ * already readable as JSON, before the results are committed (the account
+ * still reads its old result inside the hook); it is not called for a tick
+ * without alerts nor for a rejected tick. */
+typedef struct hook_log {
+    xcr_monitor *m;
+    uint64_t first;
+    size_t n, calls, json_ok;
+    const char *watch;      /* an account whose alert the tick raises  */
+    xcr_acct_status seen;   /* its status as read inside the hook      */
+} hook_log;
+
+static void record_hook(void *ctx, uint64_t first, size_t n)
+{
+    hook_log *h = ctx;
+    h->calls++;
+    h->first = first;
+    h->n = n;
+    for (uint64_t s = first; s < first + n; s++) {
+        char *j = NULL;
+        if (xcr_monitor_alert_json(h->m, s, &j, NULL) == XCR_OK && j &&
+            strstr(j, "\"account\""))
+            h->json_ok++;
+        free(j);
+    }
+    xcr_account_result r;
+    if (h->watch &&
+        xcr_monitor_account_result(h->m, h->watch, &r) == XCR_OK)
+        h->seen = r.status;
+}
+
+Test(monitor, tick_alert_hook_runs_before_the_commit)
+{
+    xcr_demo_opts d = {2000, 11, 3};
+    xcr_book *book = NULL;
+    cr_assert_eq(xcr_demo_book(&d, NULL, &book, NULL), XCR_OK);
+    hook_log h = {0};
+    xcr_monitor_opts o;
+    xcr_monitor_opts_init(&o);
+    o.threads = 2;
+    o.on_tick_alerts = record_hook;
+    o.on_tick_alerts_ctx = &h;
+    xcr_monitor *m = NULL;
+    xcr_error err = {0};
+    cr_assert_eq(xcr_monitor_new(book, &o, &m, &err), XCR_OK, "%s", err.msg);
+    h.m = m;
+    const xcr_book *b = xcr_monitor_book(m);
+    size_t btc = 0, na = xcr_book_asset_count(b);
+    while (btc < na && strcmp(xcr_book_asset_symbol(b, btc), "BTC") != 0)
+        btc++;
+    cr_assert_lt(btc, na);
+    /* an account that a 35 % fall makes change status: the first one */
+    size_t n = xcr_book_account_count(b);
+    xcr_account_result *before = calloc(n, sizeof *before);
+    for (size_t i = 0; i < n; i++)
+        xcr_monitor_account_result(m, xcr_book_account_id(b, i), &before[i]);
+    double p0 = xcr_book_asset_price(b, btc);
+    xcr_tick t = {btc, p0 * 0.65, NAN};
+    /* find the watched account with a dry run on a second monitor */
+    xcr_book *book2 = NULL;
+    cr_assert_eq(xcr_demo_book(&d, NULL, &book2, NULL), XCR_OK);
+    xcr_monitor_opts o2;
+    xcr_monitor_opts_init(&o2);
+    xcr_monitor *m2 = NULL;
+    cr_assert_eq(xcr_monitor_new(book2, &o2, &m2, &err), XCR_OK);
+    xcr_update_result r2;
+    cr_assert_eq(xcr_monitor_apply_ticks(m2, &t, 1, 1.7e9, &r2, &err),
+                 XCR_OK, "%s", err.msg);
+    for (size_t i = 0; i < n && !h.watch; i++) {
+        xcr_account_result a;
+        xcr_monitor_account_result(m2, xcr_book_account_id(b, i), &a);
+        if (a.status != before[i].status) {
+            h.watch = xcr_book_account_id(b, i);
+            h.seen = a.status; /* overwritten by the hook */
+        }
+    }
+    cr_assert_not_null(h.watch, "a 35 %% fall must change some status");
+    size_t wi = 0;
+    while (strcmp(xcr_book_account_id(b, wi), h.watch) != 0)
+        wi++;
+    xcr_update_result r;
+    cr_assert_eq(xcr_monitor_apply_ticks(m, &t, 1, 1.7e9, &r, &err), XCR_OK,
+                 "%s", err.msg);
+    cr_assert_eq(h.calls, 1);
+    cr_assert_gt(r.alerts, 0);
+    cr_assert_eq(h.first, r.first_alert);
+    cr_assert_eq(h.n, r.alerts);
+    cr_assert_eq(h.json_ok, r.alerts, "every alert readable in the hook");
+    cr_assert_eq(h.seen, before[wi].status,
+                 "inside the hook the results are not committed yet");
+    xcr_account_result after;
+    xcr_monitor_account_result(m, h.watch, &after);
+    cr_assert_neq(after.status, before[wi].status);
+    /* the same price again: no alerts, no call; a bad tick: no call */
+    cr_assert_eq(xcr_monitor_apply_ticks(m, &t, 1, 1.7e9, &r, &err), XCR_OK);
+    cr_assert_eq(r.alerts, 0);
+    xcr_tick bad = {btc, -1, NAN};
+    cr_assert_neq(xcr_monitor_apply_ticks(m, &bad, 1, 1.7e9, &r, &err),
+                  XCR_OK);
+    cr_assert_eq(h.calls, 1);
+    free(before);
+    xcr_monitor_free(m2);
+    xcr_monitor_free(m);
+}
+
 /* MARK: locality ------------------------------------------------------------ */
 
 /* The evaluation copy (monitor.c "locality") holds the main book's accounts

@@ -34,6 +34,17 @@ typedef struct xcr_monitor_opts {
                                  upserted (0 = 4096)                         */
     size_t alert_ring;        /* alerts kept in memory (0 = 65536)          */
     int threads;              /* recompute threads (<= 0: all cores)        */
+    /* Optional: called by xcr_monitor_apply_ticks as soon as the update's
+     * alerts are final — logged durably with the update and readable with
+     * xcr_monitor_alert_json (seqs first .. first + n - 1) — and before the
+     * accounts' new results are committed, so that a service can send the
+     * alerts without waiting for the commit.  Runs on the calling thread;
+     * it may only read (xcr_monitor_alert_json, xcr_monitor_alerts_json,
+     * xcr_monitor_account_result, which still gives the result before the
+     * update), never update or compact the monitor.  Not called when the
+     * update has no alerts or fails. */
+    void (*on_tick_alerts)(void *ctx, uint64_t first, size_t n);
+    void *on_tick_alerts_ctx;
 } xcr_monitor_opts;
 
 /** Defaults (demo book, no database, default levels). */

@@ -1445,12 +1445,22 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
         free(undo);
         return s;
     }
-    run_eval(m, m->touched, NULL, nt, m->scratch, NULL, true);
+    /* the alerts are final: into the log, out to the caller's hook, then
+     * the results are committed (the hook's time is not recompute time) */
+    const size_t n_alerts = m->n_pending;
     commit_alerts(m);
+    double hook_ms = 0;
+    if (m->opts.on_tick_alerts && n_alerts) {
+        const double h0 = mono_ms();
+        m->opts.on_tick_alerts(m->opts.on_tick_alerts_ctx,
+                               m->alert_seq - n_alerts + 1, n_alerts);
+        hook_ms = mono_ms() - h0;
+    }
+    run_eval(m, m->touched, NULL, nt, m->scratch, NULL, true);
     m->seq++;
     m->ticks += n;
     m->last_tick = now;
-    m->recompute_ms = mono_ms() - t0;
+    m->recompute_ms = mono_ms() - t0 - hook_ms;
     if (r)
         *r = (xcr_update_result){m->seq, nt, m->n_pending,
                                  m->alert_seq - m->n_pending + 1,
