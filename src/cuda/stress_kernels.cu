@@ -199,13 +199,10 @@ __device__ static void eval_account(const dev_book &B, const dev_mkt &M,
         equity += v;
         const xcr__gpu_asset A = B.asset[as];
         if (lending) {
-            if (v > 0) {
-                const bool in_em = em && A.emode == em->id;
-                c_lt += v * (in_em ? em->lt : A.lt);
-                c_ltv += v * (in_em ? em->ltv : A.ltv);
-            } else {
-                debt -= v;
-            }
+            const bool in_em = em && A.emode == em->id;
+            xcr__em_lending_asset(v, in_em ? em->lt : A.lt,
+                                  in_em ? em->ltv : A.ltv, &c_lt, &c_ltv,
+                                  &debt);
         } else if (!isolated) {
             xcr__em_cross_asset(v, B.tiers + A.tier_off, A.ntiers, A.lw,
                                 A.borrow_mmr, A.borrow_imr, &coll, &mm, &im);
@@ -217,9 +214,7 @@ __device__ static void eval_account(const dev_book &B, const dev_mkt &M,
         /* Aave: HF = Σ C·LT / Σ D; capacity = Σ C·LTV − D (eval.c) */
         coll = c_lt;
         mm = debt;
-        im = debt > 0 ? debt * (c_lt / c_ltv) : 0;
-        if (debt > 0 && c_ltv == 0)
-            im = INFINITY;
+        im = xcr__em_lending_im(c_lt, c_ltv, debt);
         hf = debt > 0 ? c_lt / debt : INFINITY;
         bc = c_ltv - debt;
         st = xcr__em_lending_status(equity, c_lt, c_ltv, debt);

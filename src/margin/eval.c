@@ -144,13 +144,10 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
         ws->seen[a] = 0;
         equity += v;
         if (mode == XCR_MODE_LENDING) {
-            if (v > 0) {
-                const bool in_em = em && as->emode == em->id;
-                c_lt += v * (in_em ? em->liquidation_threshold : as->lt);
-                c_ltv += v * (in_em ? em->ltv : as->ltv);
-            } else {
-                debt -= v;
-            }
+            const bool in_em = em && as->emode == em->id;
+            xcr__em_lending_asset(
+                v, in_em ? em->liquidation_threshold : as->lt,
+                in_em ? em->ltv : as->ltv, &c_lt, &c_ltv, &debt);
         } else if (!isolated) {
             xcr__em_cross_asset(v, b->tiers + as->tier_off, as->ntiers,
                                 as->liability_weight, as->borrow_mmr,
@@ -167,9 +164,7 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
         /* Aave: HF = Σ C·LT / Σ D; capacity = Σ C·LTV − D (spec §2). */
         coll = c_lt;
         mm = debt;
-        im = debt > 0 ? debt * (c_lt / c_ltv) : 0;
-        if (debt > 0 && c_ltv == 0)
-            im = INFINITY;
+        im = xcr__em_lending_im(c_lt, c_ltv, debt);
         out->health_factor = debt > 0 ? c_lt / debt : INFINITY;
         out->borrow_capacity = c_ltv - debt;
         /* Decide margin_call on the capacity itself, so that rounding in

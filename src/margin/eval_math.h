@@ -127,6 +127,34 @@ XCR_HD static inline void xcr__em_cross_asset(double v, const xcr__tier *t,
     }
 }
 
+/* One asset of a lending account worth v USD (net amount × price): a
+ * positive value is collateral, counted at the liquidation threshold `lt`
+ * and at the loan-to-value `ltv` of the asset (or of the account's e-mode
+ * category, chosen by the caller); a negative one is debt (Aave,
+ * margin-models.md §14.2). */
+XCR_HD static inline void xcr__em_lending_asset(double v, double lt,
+                                                double ltv, double *c_lt,
+                                                double *c_ltv, double *debt)
+{
+    if (v > 0) {
+        *c_lt += v * lt;
+        *c_ltv += v * ltv;
+    } else {
+        *debt -= v;
+    }
+}
+
+/* The initial requirement of a lending account: the debt scaled by
+ * Σ C·LT / Σ C·LTV, so that it is met exactly when the borrowing capacity
+ * Σ C·LTV − D is not negative; +inf with debt and no borrowing power. */
+XCR_HD static inline double xcr__em_lending_im(double c_lt, double c_ltv,
+                                               double debt)
+{
+    if (debt > 0 && c_ltv == 0)
+        return INFINITY;
+    return debt > 0 ? debt * (c_lt / c_ltv) : 0;
+}
+
 /* Lending (Aave) status: margin_call is decided on the borrowing capacity
  * Σ C·LTV − D itself so that rounding in the IM ratio can never disagree
  * with it (margin-models.md §14.2). */

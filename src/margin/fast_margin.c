@@ -466,23 +466,17 @@ static XCR_FAST_INLINE void eval_lending(const xcr_market *m,
         ws->net[a] = 0;
         ws->seen[a] = 0;
         equity += v;
-        if (v > 0) {
-            const bool in_em = em && as->emode == em->id;
-            c_lt += v * (in_em ? em->liquidation_threshold : as->lt);
-            c_ltv += v * (in_em ? em->ltv : as->ltv);
-        } else {
-            debt -= v;
-        }
+        const bool in_em = em && as->emode == em->id;
+        xcr__em_lending_asset(v, in_em ? em->liquidation_threshold : as->lt,
+                              in_em ? em->ltv : as->ltv, &c_lt, &c_ltv,
+                              &debt);
     }
     ws->n_kept = nt;
-    double im = debt > 0 ? debt * (c_lt / c_ltv) : 0;
-    if (debt > 0 && c_ltv == 0)
-        im = INFINITY;
     out->health_factor = debt > 0 ? c_lt / debt : INFINITY;
     out->borrow_capacity = c_ltv - debt;
     out->equity = equity;
     out->collateral = c_lt;
-    out->initial_margin = im;
+    out->initial_margin = xcr__em_lending_im(c_lt, c_ltv, debt);
     out->maintenance_margin = debt;
     out->health = debt > 0 ? c_lt / debt : INFINITY;
     out->status = xcr__em_lending_status(equity, c_lt, c_ltv, debt);

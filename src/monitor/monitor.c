@@ -359,15 +359,21 @@ static void *eval_worker(void *arg)
     return NULL;
 }
 
-static size_t run_eval(xcr_monitor *m, const uint32_t *slots,
-                       const uint32_t *phys, size_t n,
-                       xcr_account_result *out, uint8_t *flags, bool commit)
+/* Threads for a parallel pass over n entries: as many as the monitor
+ * has workspaces for, none idle on a small pass. */
+static int pass_threads(const xcr_monitor *m, size_t n)
 {
     int nt = xcr__thread_count(m->threads, n * 8);
     if (nt > m->n_ws)
         nt = m->n_ws;
-    if (nt < 1)
-        nt = 1;
+    return nt < 1 ? 1 : nt;
+}
+
+static size_t run_eval(xcr_monitor *m, const uint32_t *slots,
+                       const uint32_t *phys, size_t n,
+                       xcr_account_result *out, uint8_t *flags, bool commit)
+{
+    const int nt = pass_threads(m, n);
     eval_job jobs[XCR__MAX_THREADS];
     for (int t = 0; t < nt; t++)
         jobs[t] = (eval_job){m,     slots,  phys,   out,
@@ -1278,11 +1284,7 @@ static void *alert_worker(void *arg)
  * comparisons), and their alerts copied in that order. */
 static bool tick_alerts(xcr_monitor *m, size_t nt, double now)
 {
-    int nth = xcr__thread_count(m->threads, nt * 8);
-    if (nth > m->n_ws)
-        nth = m->n_ws;
-    if (nth < 1)
-        nth = 1;
+    const int nth = pass_threads(m, nt);
     alert_job jobs[XCR__MAX_THREADS];
     for (int t = 0; t < nth; t++)
         jobs[t] = (alert_job){m, &m->ta[t], nt * (size_t)t / (size_t)nth,
