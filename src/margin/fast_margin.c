@@ -254,29 +254,38 @@ _Static_assert(offsetof(xcr__fast_inst, inv_mark) ==
 _Static_assert(offsetof(xcr__mtier, cum_mm) == offsetof(xcr__mtier, imr) + 24,
                "mtier imr, mmr, cum_im, cum_mm must be contiguous");
 
+/* Lanes (i, j, k, l) of the concatenation x:y (0-3 from x, 4-7 from y):
+ * gcc's and clang's spellings of the same shuffle. */
+#if defined(__clang__)
+#define XCR__SHUF(x, y, i, j, k, l) __builtin_shufflevector(x, y, i, j, k, l)
+#else
+#define XCR__SHUF(x, y, i, j, k, l)                                          \
+    __builtin_shuffle(x, y, (xcr__v4l){i, j, k, l})
+#endif
+
 /* Four 32-byte rows, one per lane (the row at byte offset `off` of each
- * of the four structs p[0..3]), transposed: out[k] holds field k of the
+ * of the four structs p0..p3), transposed: out[k] holds field k of the
  * four lanes.  Four loads and eight shuffles instead of sixteen scalar
  * loads and inserts; bits are moved, never changed. */
 static XCR_FAST_INLINE void transpose_rows(const void *p0, const void *p1,
                                            const void *p2, const void *p3,
                                            size_t off, xcr__v4d out[4])
 {
-    typedef long long v4i __attribute__((vector_size(32)));
     xcr__v4d r0, r1, r2, r3;
     memcpy(&r0, (const unsigned char *)p0 + off, sizeof r0);
     memcpy(&r1, (const unsigned char *)p1 + off, sizeof r1);
     memcpy(&r2, (const unsigned char *)p2 + off, sizeof r2);
     memcpy(&r3, (const unsigned char *)p3 + off, sizeof r3);
-    const xcr__v4d t0 = __builtin_shuffle(r0, r1, (v4i){0, 4, 2, 6});
-    const xcr__v4d t1 = __builtin_shuffle(r0, r1, (v4i){1, 5, 3, 7});
-    const xcr__v4d t2 = __builtin_shuffle(r2, r3, (v4i){0, 4, 2, 6});
-    const xcr__v4d t3 = __builtin_shuffle(r2, r3, (v4i){1, 5, 3, 7});
-    out[0] = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5});
-    out[1] = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5});
-    out[2] = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
-    out[3] = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
+    const xcr__v4d t0 = XCR__SHUF(r0, r1, 0, 4, 2, 6);
+    const xcr__v4d t1 = XCR__SHUF(r0, r1, 1, 5, 3, 7);
+    const xcr__v4d t2 = XCR__SHUF(r2, r3, 0, 4, 2, 6);
+    const xcr__v4d t3 = XCR__SHUF(r2, r3, 1, 5, 3, 7);
+    out[0] = XCR__SHUF(t0, t2, 0, 1, 4, 5);
+    out[1] = XCR__SHUF(t1, t3, 0, 1, 4, 5);
+    out[2] = XCR__SHUF(t0, t2, 2, 3, 6, 7);
+    out[3] = XCR__SHUF(t1, t3, 2, 3, 6, 7);
 }
+#undef XCR__SHUF
 
 /* Phase A four positions at a time (the AVX2 kernel): the same operations
  * as phase_a, lane by lane — every lane of a vector +, −, ×, ÷ is the
