@@ -38,6 +38,16 @@ static void help(void)
         "initial\n"
         "  --penalty R             exchange liquidation fee (fraction of "
         "notional)\n"
+        "  --liq-buffer F          exchange partial target buffer: "
+        "liquidate until\n"
+        "                          collateral >= requirement x (1 + F), "
+        "F in [0, 1)\n"
+        "                          (default 0.05; 0 = exactly the "
+        "requirement)\n"
+        "  --min-liq-usd USD       exchange: a partial liquidation trading "
+        "less than USD\n"
+        "                          closes the whole account instead "
+        "(default 10; 0 = off)\n"
         "  --target-hf X           Aave v4 target health factor\n"
         "  --insurance-fund USD    the fund at the start\n"
         "  --no-adl                no auto-deleveraging (losses beyond the "
@@ -89,7 +99,8 @@ static bool is_file(const char *p)
 enum {
     O_SHOCK = 1000, O_SCEN, O_POLICY, O_CFR, O_TARGET, O_PENALTY, O_THF,
     O_FUND, O_NOADL, O_RANK, O_SEIZE, O_SFPF, O_CB, O_CAP, O_CONC, O_MAXR,
-    O_SEQ, O_FULL, O_THREADS, O_TRACE, O_FORMAT, O_SEGMENT, O_GPU, O_HELP
+    O_SEQ, O_FULL, O_THREADS, O_TRACE, O_FORMAT, O_SEGMENT, O_GPU, O_LIQBUF,
+    O_MINLIQ, O_HELP
 };
 
 /* Per-asset round caps "SYM=USD,..." (parsed like --shock). */
@@ -126,6 +137,8 @@ int cmd_cascade(int argc, char **argv)
         {"close-factor-rule", required_argument, NULL, O_CFR},
         {"target", required_argument, NULL, O_TARGET},
         {"penalty", required_argument, NULL, O_PENALTY},
+        {"liq-buffer", required_argument, NULL, O_LIQBUF},
+        {"min-liq-usd", required_argument, NULL, O_MINLIQ},
         {"target-hf", required_argument, NULL, O_THF},
         {"insurance-fund", required_argument, NULL, O_FUND},
         {"no-adl", no_argument, NULL, O_NOADL},
@@ -149,7 +162,8 @@ int cmd_cascade(int argc, char **argv)
                *rank = NULL, *caps_spec = NULL;
     int target = -1, noadl = 0, seize = -1, conc = 0, seq = 0, full = 0,
         trace = 0, segment = 0, gpu = 0;
-    double penalty = NAN, thf = NAN, fund = NAN, sfpf = NAN, cb_move = NAN;
+    double penalty = NAN, thf = NAN, fund = NAN, sfpf = NAN, cb_move = NAN,
+           liq_buffer = NAN, min_liq = NAN;
     unsigned long long maxr = 0, threads = 0, cb_rounds = 0;
     xcr_out_format format = XCR_OUT_TABLE;
     int c;
@@ -182,6 +196,19 @@ int cmd_cascade(int argc, char **argv)
                 !(penalty < 1))
                 return cli_usage("cascade", "--penalty needs a number in "
                                             "[0, 1)");
+            break;
+        case O_LIQBUF:
+            /* cli_parse_num refuses NaN and infinities */
+            if (!cli_parse_num(optarg, &liq_buffer) || !(liq_buffer >= 0) ||
+                !(liq_buffer < 1))
+                return cli_usage("cascade", "--liq-buffer needs a number in "
+                                            "[0, 1)");
+            break;
+        case O_MINLIQ:
+            if (!cli_parse_num(optarg, &min_liq) || !(min_liq >= 0) ||
+                !isfinite(min_liq))
+                return cli_usage("cascade", "--min-liq-usd needs a finite "
+                                            "USD amount >= 0");
             break;
         case O_THF:
             if (!cli_parse_num(optarg, &thf) || !(thf >= 1))
@@ -307,6 +334,10 @@ int cmd_cascade(int argc, char **argv)
         o.penalty = penalty;
     if (!isnan(thf))
         o.target_health_factor = thf;
+    if (!isnan(liq_buffer))
+        o.liq_buffer = liq_buffer;
+    if (!isnan(min_liq))
+        o.min_liq_usd = min_liq;
     if (!isnan(fund))
         o.insurance_fund = fund;
     if (noadl)

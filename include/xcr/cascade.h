@@ -77,6 +77,19 @@ typedef struct xcr_cascade_opts {
     int cb_halt_rounds;          /* rounds of the halt (default 2)          */
     size_t max_rounds;           /* default 100                             */
     /* xcr extensions */
+    double liq_buffer;           /* exchange partial target buffer: the
+                                    account ends with collateral ≥
+                                    requirement × (1 + liq_buffer), i.e. a
+                                    surplus ≥ liq_buffer × the target
+                                    margin; in [0, 1) (default 0.05; 0 =
+                                    the bare requirement; settings key
+                                    "liq_buffer")                           */
+    double min_liq_usd;          /* exchange: a partial liquidation trading
+                                    less than this USD (notional closed +
+                                    value sold) closes the whole account
+                                    (fraction 1) instead; ≥ 0, 0 = off
+                                    (default 10; settings key
+                                    "min_liq_usd")                          */
     int sequential;              /* one account at a time, worst first      */
     xcr_seize_order seize_order; /* lending collateral order                */
     double storefront_factor;    /* Compound v3 storeFrontPriceFactor

@@ -16,9 +16,27 @@
  * asset) and f of every net holding other than the settlement asset is sold
  * (or, for a borrow, bought back) at the round's price, so the account's
  * risk shrinks by f everywhere.  f is the smallest value with
- * collateral ≥ requirement found by the Illinois (regula falsi) method on
- * the one margin evaluator; the bracket end with a non-negative surplus is
- * kept, so the account is never left liquidatable by rounding.
+ * collateral ≥ requirement × (1 + liq_buffer) found by the Illinois (regula
+ * falsi) method on the one margin evaluator; the bracket end with a
+ * non-negative surplus is kept, so the account is never left liquidatable
+ * by rounding.
+ *
+ * Why a buffer and a minimum size (xcr's modelling choice, docs/cascade.md;
+ * venues do the same: Drift liquidates until collateral ≥ requirement + 2 %
+ * of the liability, margin-models.md §18; dYdX v4 has a minimum notional
+ * per liquidation, §19; Drift closes 100 % when the shortage is < $50, §18;
+ * Maker liquidates fully rather than leave dust, §16): aiming exactly at
+ * the requirement leaves a surplus of ~0, so the next round's price impact
+ * makes the account liquidatable again by a hair, and on adversarial books
+ * the same accounts were liquidated by ~1e-4 of their size every round
+ * without reaching a fixed point.  With the buffer the account ends with a
+ * surplus of liq_buffer × the target margin, which the next round's impact
+ * must eat first; a partial that would trade less than min_liq_usd (USD of
+ * notional closed + value sold) closes the whole account instead (f = 1,
+ * the conservative side: the risk is gone, the account keeps what is left
+ * after the fee, unlike a takeover).  When even f = 1 cannot reach the
+ * buffered target (but can reach the bare one) the account is also closed
+ * whole.  liq_buffer 0 and min_liq_usd 0 give the old policy bit for bit.
  * Isolated accounts: each liquidatable position is taken over on its own
  * (its isolated margin plus PnL goes to the fund, or its deficit to the
  * waterfall); the balances are left alone. */
@@ -73,12 +91,14 @@ static double apply_fraction(const frac_ctx *fc, double f, double pen_rate,
     return pen;
 }
 
+/* Collateral over the partial target: the maintenance (or initial) margin
+ * times 1 + buffer (buffer 0: exactly the requirement, x × 1 == x). */
 static double target_surplus(const xcr_cascade *c,
-                             const xcr_account_result *r)
+                             const xcr_account_result *r, double buffer)
 {
     double req = c->o.target == XCR_TARGET_INITIAL ? r->initial_margin
                                                    : r->maintenance_margin;
-    return r->collateral - req;
+    return r->collateral - req * (1 + buffer);
 }
 
 static void commit_flows(xcr_cascade *c, const frac_ctx *fc, double f)
@@ -213,12 +233,16 @@ static void exchange_liquidate(xcr_cascade *c, xcr__liq_ctx *x, size_t acct,
     if (!takeover) {
         pen = apply_fraction(&fc, 1, c->o.penalty, &gain, &vol);
         xcr__acct_eval(c, x, acct, &rr, NULL);
-        double s_hi = target_surplus(c, &rr);
-        if (!(s_hi >= 0)) {
-            takeover = true;
-        } else {
+        /* even closing everything leaves the account below its bare
+         * requirement: take it over */
+        takeover = !(target_surplus(c, &rr, 0) >= 0);
+    }
+    if (!takeover) {
+        double buf = c->o.liq_buffer;
+        double s_hi = target_surplus(c, &rr, buf);
+        if (s_hi >= 0) {
             /* Illinois on [0, 1]: the smallest f with surplus ≥ 0 */
-            double lo = 0, hi = 1, s_lo = target_surplus(c, r);
+            double lo = 0, hi = 1, s_lo = target_surplus(c, r, buf);
             int side = 0;
             if (!(s_lo < 0))
                 s_lo = -1e-300; /* liquidatable by status, surplus ~0 */
@@ -228,7 +252,7 @@ static void exchange_liquidate(xcr_cascade *c, xcr__liq_ctx *x, size_t acct,
                     t = 0.5 * (lo + hi);
                 apply_fraction(&fc, t, c->o.penalty, &gain, &vol);
                 xcr__acct_eval(c, x, acct, &rr, NULL);
-                double s = target_surplus(c, &rr);
+                double s = target_surplus(c, &rr, buf);
                 if (s >= 0) {
                     hi = t;
                     s_hi = s;
@@ -246,18 +270,24 @@ static void exchange_liquidate(xcr_cascade *c, xcr__liq_ctx *x, size_t acct,
                 }
             }
             f = hi;
+        } /* else the buffered target is out of reach: close everything */
+        pen = apply_fraction(&fc, f, c->o.penalty, &gain, &vol);
+        if (f < 1 && vol < c->o.min_liq_usd) {
+            /* below the minimum liquidation size: close the account whole
+             * rather than leave a dust position to be nibbled again */
+            f = 1;
             pen = apply_fraction(&fc, f, c->o.penalty, &gain, &vol);
-            commit_flows(c, &fc, f);
-            xcr__acct_eval(c, x, acct, &rr, NULL);
-            out->action = XCR_LIQ_PARTIAL;
-            out->fraction = f;
-            out->to_fund = pen;
-            out->liq_gain = gain;
-            out->volume_usd = vol;
-            out->eq_after = rr.equity;
-            out->done = 1;
-            return;
         }
+        commit_flows(c, &fc, f);
+        xcr__acct_eval(c, x, acct, &rr, NULL);
+        out->action = XCR_LIQ_PARTIAL;
+        out->fraction = f;
+        out->to_fund = pen;
+        out->liq_gain = gain;
+        out->volume_usd = vol;
+        out->eq_after = rr.equity;
+        out->done = 1;
+        return;
     }
     /* full takeover at the bankruptcy price */
     apply_fraction(&fc, 1, 0, &gain, &vol);

@@ -85,6 +85,13 @@ xcr_status xcr_cascade_opts_init(const xcr_book *b, xcr_cascade_opts *o,
     o->max_rounds = 100;
     o->storefront_factor = 0.5;
     o->seize_order = XCR_SEIZE_LARGEST;
+    /* docs/cascade.md "exchange": venues liquidate to a buffer above the
+     * maintenance margin (Drift: requirement + 2 % of the liability,
+     * margin-models.md §18) and refuse orders below a minimum notional
+     * (dYdX v4: $1,000 per liquidation, §19); xcr's documented defaults:
+     * 5 % of the target margin and $10 */
+    o->liq_buffer = 0.05;
+    o->min_liq_usd = 10;
     if (!b)
         return XCR_OK;
     const char *txt = xcr__book_setting(b, "liquidation");
@@ -117,6 +124,15 @@ xcr_status xcr_cascade_opts_init(const xcr_book *b, xcr_cascade_opts *o,
                     2, err));
     TRYS(num_field(root, "target_health_factor", 1, 100,
                    &o->target_health_factor, err));
+    /* xcr extension keys (not in spec §1.3; unknown keys are ignored by
+     * other readers) */
+    TRYS(num_field(root, "liq_buffer", 0, 1, &o->liq_buffer, err));
+    if (!(o->liq_buffer < 1)) {
+        json_decref(root);
+        return xcr__fail(err, XCR_EINVAL,
+                         SETTING ".liq_buffer: must be a number in [0, 1)");
+    }
+    TRYS(num_field(root, "min_liq_usd", 0, 1e18, &o->min_liq_usd, err));
     json_t *cb = json_object_get(root, "circuit_breaker");
     if (cb) {
         if (!json_is_object(cb)) {
@@ -187,6 +203,13 @@ static xcr_status check_opts(const xcr_book *b, const xcr_cascade_opts *o,
                          "halt_rounds >= 0");
     if (o->max_rounds < 1)
         return xcr__fail(err, XCR_EINVAL, "max rounds must be >= 1");
+    if (!(o->liq_buffer >= 0 && o->liq_buffer < 1))
+        return xcr__fail(err, XCR_EINVAL,
+                         "liquidation buffer must be a number in [0, 1)");
+    if (!(o->min_liq_usd >= 0) || !isfinite(o->min_liq_usd))
+        return xcr__fail(err, XCR_EINVAL,
+                         "minimum liquidation size must be a finite USD "
+                         "amount >= 0");
     if (!(o->storefront_factor >= 0 && o->storefront_factor <= 1))
         return xcr__fail(err, XCR_EINVAL,
                          "storefront price factor must be in [0, 1]");
