@@ -5,6 +5,7 @@
 #define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE): see huge_hint() */
 #include "monitor_int.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +202,8 @@ typedef struct eval_job {
     const uint32_t *phys; /* ebook index per entry (UINT32_MAX: by slot) or
                            * NULL: every entry by slot                    */
     xcr_account_result *out;
-    size_t lo, hi;
+    atomic_size_t *next; /* the next entry no thread has taken (shared)  */
+    size_t n;            /* entries 0..n                                 */
     xcr__ws *ws;
     uint8_t *flags;  /* evaluate: also flag alerting accounts (may be NULL) */
     bool commit;     /* instead: copy out[] into the slots                   */
@@ -298,16 +300,45 @@ static size_t phys_run(const xcr_monitor *m, const uint32_t *ph, size_t k,
     return len >= MIN_RUN ? len : 0;
 }
 
+/* Entries are handed out in chunks of CHUNK from a shared counter, so
+ * that a thread the scheduler delays (a 2-core machine also runs the HTTP
+ * threads and the clients) does not hold the whole pass back: the others
+ * take its share.  Which thread does an entry changes nothing: each
+ * entry's result is its own, and what is gathered across threads (the
+ * non-finite entry with the lowest slot, status counts, alerts sorted by
+ * slot) does not depend on the split. */
+#define CHUNK 2048
+
+/* Claim the next chunk [*lo, *hi) of n entries; false when none is left. */
+static bool next_chunk(atomic_size_t *next, size_t n, size_t *lo, size_t *hi)
+{
+    *lo = atomic_fetch_add_explicit(next, CHUNK, memory_order_relaxed);
+    if (*lo >= n)
+        return false;
+    *hi = *lo + CHUNK < n ? *lo + CHUNK : n;
+    return true;
+}
+
+static void eval_range(eval_job *j, size_t lo, size_t hi);
+
 static void *eval_worker(void *arg)
 {
     eval_job *j = arg;
-    xcr_monitor *m = j->m;
     j->bad = 0;
+    size_t lo, hi;
+    while (next_chunk(j->next, j->n, &lo, &hi))
+        eval_range(j, lo, hi);
+    return NULL;
+}
+
+static void eval_range(eval_job *j, size_t lo, size_t hi)
+{
+    xcr_monitor *m = j->m;
     if (j->commit) {
         /* the tick's results become the state, on the same threads that
          * computed them (the slots are distinct: no two jobs share one) */
-        for (size_t k = j->lo; k < j->hi; k++) {
-            if (k + PF < j->hi) {
+        for (size_t k = lo; k < hi; k++) {
+            if (k + PF < hi) {
                 uint32_t ahead = j->slots[k + PF];
                 __builtin_prefetch(&m->res[ahead], 1);
                 __builtin_prefetch(&m->sums[ahead], 1);
@@ -317,11 +348,11 @@ static void *eval_worker(void *arg)
             j->delta[j->out[k].status]++;
             set_slot(m, sl, &j->out[k]);
         }
-        return NULL;
+        return;
     }
     const uint32_t *ph = j->phys;
-    for (size_t k = j->lo; k < j->hi; k++) {
-        size_t run = ph ? phys_run(m, ph, k, j->hi) : 0;
+    for (size_t k = lo; k < hi; k++) {
+        size_t run = ph ? phys_run(m, ph, k, hi) : 0;
         if (run) {
             /* consecutive accounts of the evaluation copy: the streaming
              * kernel, bit-identical to xcr__eval_account (fast_margin.h) */
@@ -332,13 +363,13 @@ static void *eval_worker(void *arg)
             k--;
             continue;
         }
-        if (k + 2 * PF < j->hi) {
+        if (k + 2 * PF < hi) {
             if (ph)
                 prefetch_phys(m, ph[k + 2 * PF], false);
             else
                 prefetch_rows(m, j->slots[k + 2 * PF], false);
         }
-        if (k + PF < j->hi) {
+        if (k + PF < hi) {
             if (ph)
                 prefetch_phys(m, ph[k + PF], true);
             else
@@ -356,7 +387,6 @@ static void *eval_worker(void *arg)
         xcr__eval_account(mk, NULL, idx, j->ws, &j->out[k], NULL, NULL);
         check_entry(m, j, mk, idx, k);
     }
-    return NULL;
 }
 
 /* Threads for a parallel pass over n entries: as many as the monitor
@@ -375,11 +405,12 @@ static size_t run_eval(xcr_monitor *m, const uint32_t *slots,
 {
     const int nt = pass_threads(m, n);
     eval_job jobs[XCR__MAX_THREADS];
+    atomic_size_t next;
+    atomic_init(&next, 0);
     for (int t = 0; t < nt; t++)
-        jobs[t] = (eval_job){m,     slots,  phys,   out,
-                             n * (size_t)t / (size_t)nt,
-                             n * (size_t)(t + 1) / (size_t)nt,
-                             &m->ws[t], flags, commit, {0, 0, 0, 0}, 0};
+        jobs[t] = (eval_job){m,         slots, phys,   out,
+                             &next,     n,     &m->ws[t], flags,
+                             commit,    {0, 0, 0, 0}, 0};
     xcr__run_jobs(eval_worker, jobs, sizeof jobs[0], nt);
     size_t bad = 0;
     for (int t = 0; t < nt; t++) {
@@ -1227,21 +1258,20 @@ static xcr_status store_append(xcr_monitor *m, double now, const char *kind,
 typedef struct alert_job {
     xcr_monitor *m;
     struct xcr__tick_alerts *ta;
-    size_t lo, hi;
+    atomic_size_t *next; /* chunks of the nt entries, as in eval_worker  */
+    size_t nt;
     double now;
 } alert_job;
 
 /* The alerts of entries [lo, hi) whose band changed (flags), in entry
- * order: entries, old bands (all of the old result an alert needs) and
- * the evaluation copy's ids are read in storage order. */
-static void *alert_worker(void *arg)
+ * order, into the thread's buffer: entries, old bands (all of the old
+ * result an alert needs) and the evaluation copy's ids are read in storage
+ * order.  False when out of memory. */
+static bool alert_range(const alert_job *j, size_t lo, size_t hi)
 {
-    alert_job *j = arg;
-    xcr_monitor *m = j->m;
+    const xcr_monitor *m = j->m;
     struct xcr__tick_alerts *ta = j->ta;
-    ta->n = ta->nrec = 0;
-    ta->oom = false;
-    for (size_t k = j->lo; k < j->hi; k++) {
+    for (size_t k = lo; k < hi; k++) {
         if (!m->flags[k])
             continue;
         const uint32_t sl = m->touched[k], ph = m->touched_phys[k];
@@ -1257,10 +1287,8 @@ static void *alert_worker(void *arg)
         if (ta->nrec == ta->cap_rec) {
             size_t c = ta->cap_rec ? 2 * ta->cap_rec : 256;
             uint32_t *r = realloc(ta->rec, 2 * c * sizeof *r);
-            if (!r) {
-                ta->oom = true;
-                return NULL;
-            }
+            if (!r)
+                return false;
             ta->rec = r;
             ta->cap_rec = c;
         }
@@ -1268,17 +1296,26 @@ static void *alert_worker(void *arg)
         ta->rec[2 * ta->nrec + 1] = (uint32_t)ta->n;
         ta->nrec++;
         if (!band_alerts(m, &ta->a, &ta->n, &ta->cap, 0, id, j->now,
-                         m->band[sl], &m->scratch[k])) {
-            ta->oom = true;
-            return NULL;
-        }
+                         m->band[sl], &m->scratch[k]))
+            return false;
     }
+    return true;
+}
+
+static void *alert_worker(void *arg)
+{
+    alert_job *j = arg;
+    j->ta->n = j->ta->nrec = 0;
+    j->ta->oom = false;
+    size_t lo, hi;
+    while (!j->ta->oom && next_chunk(j->next, j->nt, &lo, &hi))
+        j->ta->oom = !alert_range(j, lo, hi);
     return NULL;
 }
 
 /* The tick's alerts (entries 0..nt evaluated into scratch, flagged) into
  * pending, in canonical order (by slot) and numbered.  The threads make
- * them per range of entries; the alerting accounts are then sorted by
+ * them per chunk of entries; the alerting accounts are then sorted by
  * slot — distinct keys — with three stable counting passes over 11 bits
  * each (LSD radix sort: a few passes over memory instead of n log n
  * comparisons), and their alerts copied in that order. */
@@ -1286,9 +1323,10 @@ static bool tick_alerts(xcr_monitor *m, size_t nt, double now)
 {
     const int nth = pass_threads(m, nt);
     alert_job jobs[XCR__MAX_THREADS];
+    atomic_size_t next;
+    atomic_init(&next, 0);
     for (int t = 0; t < nth; t++)
-        jobs[t] = (alert_job){m, &m->ta[t], nt * (size_t)t / (size_t)nth,
-                              nt * (size_t)(t + 1) / (size_t)nth, now};
+        jobs[t] = (alert_job){m, &m->ta[t], &next, nt, now};
     xcr__run_jobs(alert_worker, jobs, sizeof jobs[0], nth);
     size_t nf = 0, na = 0;
     for (int t = 0; t < nth; t++) {
