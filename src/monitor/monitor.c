@@ -281,9 +281,10 @@ static void check_entry(const xcr_monitor *m, eval_job *j,
         j->flags[k] = m->band[j->slots[k]] != band_of(m, &j->out[k]);
 }
 
-/* Shortest run of consecutive evaluation-copy accounts worth handing to
- * the streaming kernel (below it, per-account evaluation with the
- * prefetching below is as fast). */
+/* Shortest run of consecutive evaluation-copy accounts handed to the
+ * streaming kernel; shorter ones (overlay neighbours, the edges of a
+ * group) take the per-account path with its prefetching.  Not tuned: a
+ * demo book's ticks are nearly all long runs (LINK: five runs). */
 #define MIN_RUN 8
 
 /* The length of the run of consecutive ebook indices starting at entry k
@@ -358,9 +359,9 @@ static void eval_range(eval_job *j, size_t lo, size_t hi)
              * kernel, bit-identical to xcr__eval_account (fast_margin.h) */
             xcr__fast_eval_range_at(m->emkt, &m->eftab, ph[k], ph[k] + run,
                                     j->ws, &j->out[k], NULL);
-            for (size_t e = k + run; k < e; k++)
-                check_entry(m, j, m->emkt, ph[k], k);
-            k--;
+            for (size_t e = 0; e < run; e++)
+                check_entry(m, j, m->emkt, ph[k + e], k + e);
+            k += run - 1; /* the loop's k++ moves past the run */
             continue;
         }
         if (k + 2 * PF < hi) {
