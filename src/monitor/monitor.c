@@ -293,7 +293,7 @@ static void check_entry(const xcr_monitor *m, eval_job *j,
 static size_t phys_run(const xcr_monitor *m, const uint32_t *ph, size_t k,
                        size_t hi)
 {
-    if (!m->eftab_ok || ph[k] == UINT32_MAX)
+    if (!m->eftab.inst || ph[k] == UINT32_MAX)
         return 0;
     size_t len = 1;
     while (k + len < hi && ph[k + len] == ph[k] + len)
@@ -695,9 +695,8 @@ static int cmp_count(const void *x, const void *y)
 
 static void free_ebook(xcr_monitor *m)
 {
-    if (m->eftab_ok)
+    if (m->eftab.inst) /* built with the copy */
         xcr__fast_tab_free(&m->eftab, m->ebook);
-    m->eftab_ok = false;
     xcr_market_free(m->emkt);
     xcr_book_free(m->ebook);
     free(m->phys_of);
@@ -757,16 +756,10 @@ static xcr_status build_ebook(xcr_monitor *m, xcr_error *err)
         s = xcr_book_finalize(e, err);
     if (s == XCR_OK)
         s = live_market(m, e, &m->emkt, err);
-    if (s == XCR_OK) {
-        if (xcr__fast_tab_init(&m->eftab, m->emkt, XCR__MPATH_AUTO) != XCR_OK)
-            s = xcr__fail(err, XCR_ENOMEM, "out of memory");
-        else
-            m->eftab_ok = true;
-    }
+    if (s == XCR_OK &&
+        xcr__fast_tab_init(&m->eftab, m->emkt, XCR__MPATH_AUTO) != XCR_OK)
+        s = xcr__fail(err, XCR_ENOMEM, "out of memory");
     if (s != XCR_OK) {
-        if (m->eftab_ok)
-            xcr__fast_tab_free(&m->eftab, e);
-        m->eftab_ok = false;
         xcr_market_free(m->emkt);
         m->emkt = NULL;
         xcr_book_free(e);
@@ -1458,7 +1451,7 @@ xcr_status xcr_monitor_apply_ticks(xcr_monitor *m, const xcr_tick *t,
                     m->touched_phys[nt++] = UINT32_MAX;
                     break;
                 }
-        if (m->eftab_ok) /* the kernel's per-instrument prices */
+        if (m->eftab.inst) /* the kernel's per-instrument prices */
             xcr__fast_tab_refresh(&m->eftab, m->emkt);
         size_t bad = run_eval(m, m->touched, m->touched_phys, nt, m->scratch,
                               m->flags, false);

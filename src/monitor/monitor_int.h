@@ -131,8 +131,8 @@ struct xcr_monitor {
      * main accounts, everything visible stays in canonical order */
     xcr_book *ebook;
     xcr_market *emkt;
-    xcr__fast_tab eftab;           /* streaming kernel's tables for emkt   */
-    bool eftab_ok;                 /* eftab allocated                      */
+    xcr__fast_tab eftab;           /* streaming kernel's tables for emkt
+                                      (inst NULL: not built)               */
     uint32_t *phys_of;             /* main slot → ebook index              */
     uint32_t *slot_of_phys;        /* ebook index → main slot              */
     uint32_t *idx_off, *idx_acct;  /* asset → ebook indices (CSR)          */
