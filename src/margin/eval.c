@@ -157,16 +157,14 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
 
     ws->n_kept = nt;
     xcr_acct_status st;
-    double s;
-    out->health_factor = NAN;
-    out->borrow_capacity = NAN;
+    double s, hf = NAN, bc = NAN;
     if (mode == XCR_MODE_LENDING) {
         /* Aave: HF = Σ C·LT / Σ D; capacity = Σ C·LTV − D (spec §2). */
         coll = c_lt;
         mm = debt;
         im = xcr__em_lending_im(c_lt, c_ltv, debt);
-        out->health_factor = debt > 0 ? c_lt / debt : INFINITY;
-        out->borrow_capacity = c_ltv - debt;
+        hf = debt > 0 ? c_lt / debt : INFINITY;
+        bc = c_ltv - debt;
         /* Decide margin_call on the capacity itself, so that rounding in
          * the IM ratio can never disagree with it. */
         st = xcr__em_lending_status(equity, c_lt, c_ltv, debt);
@@ -186,12 +184,7 @@ eval_impl(const xcr_market *m, const xcr__override *ov, bool with_ov,
         st = xcr__em_classify(equity, coll, mm, im);
         s = coll - mm;
     }
-    out->equity = equity;
-    out->collateral = coll;
-    out->initial_margin = im;
-    out->maintenance_margin = mm;
-    out->health = mm > 0 ? coll / mm : INFINITY;
-    out->status = st;
+    xcr__em_put_result(out, equity, coll, im, mm, hf, bc, st);
     if (surplus)
         *surplus = s;
 }

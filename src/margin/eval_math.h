@@ -172,4 +172,22 @@ XCR_HD static inline xcr_acct_status xcr__em_lending_status(double equity,
     return XCR_HEALTHY;
 }
 
+/* An account's result: health is collateral over maintenance (+inf
+ * without a requirement); hf and bc are the lending health factor and
+ * borrowing capacity (NaN in the other modes). */
+XCR_HD static inline void xcr__em_put_result(xcr_account_result *out,
+                                             double equity, double coll,
+                                             double im, double mm, double hf,
+                                             double bc, xcr_acct_status st)
+{
+    out->health_factor = hf;
+    out->borrow_capacity = bc;
+    out->equity = equity;
+    out->collateral = coll;
+    out->initial_margin = im;
+    out->maintenance_margin = mm;
+    out->health = mm > 0 ? coll / mm : INFINITY;
+    out->status = st;
+}
+
 #endif /* XCR_MARGIN_EVAL_MATH_H */

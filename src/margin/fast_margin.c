@@ -410,24 +410,6 @@ static inline xcr_acct_status worse(xcr_acct_status x, xcr_acct_status y)
     return x > y ? x : y;
 }
 
-/* An account's result as the evaluator writes it: health is collateral
- * over maintenance (+inf without a requirement); hf and bc are the lending
- * health factor and borrowing capacity (NaN in the other modes). */
-static XCR_FAST_INLINE void put_result(xcr_account_result *out, double equity,
-                                       double coll, double im, double mm,
-                                       double hf, double bc,
-                                       xcr_acct_status st)
-{
-    out->health_factor = hf;
-    out->borrow_capacity = bc;
-    out->equity = equity;
-    out->collateral = coll;
-    out->initial_margin = im;
-    out->maintenance_margin = mm;
-    out->health = mm > 0 ? coll / mm : INFINITY;
-    out->status = st;
-}
-
 /* Net amount per asset of a non-isolated account into ws (balances, then
  * each position's contribution in position order, as the evaluator adds
  * them) and the sums of its positions' margins; returns the number of
@@ -499,9 +481,10 @@ static XCR_FAST_INLINE void eval_lending(const xcr_market *m,
                               &debt);
     }
     ws->n_kept = nt;
-    put_result(out, equity, c_lt, xcr__em_lending_im(c_lt, c_ltv, debt), debt,
-               debt > 0 ? c_lt / debt : INFINITY, c_ltv - debt,
-               xcr__em_lending_status(equity, c_lt, c_ltv, debt));
+    xcr__em_put_result(out, equity, c_lt,
+                       xcr__em_lending_im(c_lt, c_ltv, debt), debt,
+                       debt > 0 ? c_lt / debt : INFINITY, c_ltv - debt,
+                       xcr__em_lending_status(equity, c_lt, c_ltv, debt));
     if (surplus) /* the evaluator's lending surplus */
         *surplus = c_lt - debt;
 }
@@ -529,8 +512,8 @@ static XCR_FAST_INLINE void eval_cross(const xcr_market *m,
                             as->borrow_imr, &coll, &mm, &im);
     }
     ws->n_kept = nt;
-    put_result(out, equity, coll, im, mm, NAN, NAN,
-               xcr__em_classify(equity, coll, mm, im));
+    xcr__em_put_result(out, equity, coll, im, mm, NAN, NAN,
+                       xcr__em_classify(equity, coll, mm, im));
     if (surplus) /* the evaluator's cross surplus */
         *surplus = coll - mm;
 }
@@ -571,8 +554,8 @@ static XCR_FAST_INLINE void eval_isolated(const xcr_market *m,
     }
     ws->n_kept = nt;
     equity += iso_coll;
-    put_result(out, equity, iso_coll, pos_im, pos_mm, NAN, NAN,
-               equity < 0 ? XCR_BANKRUPT : iso_status);
+    xcr__em_put_result(out, equity, iso_coll, pos_im, pos_mm, NAN, NAN,
+                       equity < 0 ? XCR_BANKRUPT : iso_status);
     if (surplus) /* the evaluator's isolated surplus */
         *surplus = iso_worst < equity ? iso_worst : equity;
 }
